@@ -1,0 +1,24 @@
+// Every activity a worker registers, bound to the resources of its process.
+import type { Db } from '../db/connect';
+import { createBookkeeping } from './bookkeeping';
+import { createTrainSegment } from './trainSegment';
+import { createFitSweep } from './fitSweep';
+import type { BackendName } from './train/types';
+
+export interface ActivityDeps {
+  db: Db;
+  /** Who runs the activity, recorded on each run (`host:pid/slot`). */
+  workerName: string;
+  /** Backend a training slot asks for; the engine falls back when it is not available. */
+  backend?: BackendName;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createBookkeeping(deps.db),
+    trainSegment: createTrainSegment(deps),
+    fitSweep: createFitSweep(deps.db),
+  };
+}
+
+export type SweepActivities = ReturnType<typeof createActivities>;

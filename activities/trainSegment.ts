@@ -1,0 +1,200 @@
+// The training activity: restore the last committed checkpoint, train to the next
+// segment boundary, and at every eval point commit points + checkpoint in ONE transaction.
+// A retry therefore restarts from exactly what is stored: no point is lost or duplicated.
+import { Context, CancelledFailure } from '@temporalio/activity';
+import { sql } from 'kysely';
+import type { Db } from '../db/connect';
+import { isEvalStep } from '../workflows/segments';
+import type { RunConfig } from '../workflows/spec';
+import { createTrainer, initBackend } from './train';
+import type { EvalResult, Trainer } from './train/types';
+import type { ActivityDeps } from '.';
+
+export interface SegmentInput {
+  runId: string;
+  config: RunConfig;
+  /** Train until this step (an eval point), then return. */
+  toStep: number;
+}
+
+export interface SegmentResult {
+  step: number;
+  /** Set when the loss stopped being finite; the run is then failed, not retried. */
+  diverged?: string;
+  valLoss?: number;
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export function createTrainSegment(deps: ActivityDeps) {
+  const { db } = deps;
+  return async function trainSegment(input: SegmentInput): Promise<SegmentResult> {
+    const ctx = Context.current();
+    const backend = await initBackend(deps.backend);
+    const stored = await db
+      .selectFrom('checkpoints')
+      .select(['step', 'data'])
+      .where('run_id', '=', input.runId)
+      .executeTakeFirst();
+    if (stored && stored.step >= input.toStep) return { step: stored.step };
+
+    const trainer = await createTrainer(input.config, { backend, checkpoint: stored?.data });
+    try {
+      if (!stored) await recordModel(db, input.runId, trainer, deps.workerName);
+      let lossSum = 0;
+      let lossCount = 0;
+      let lastLr = 0;
+      let wallStart = Date.now();
+      while (trainer.step < input.toStep) {
+        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('run cancelled');
+        const log = await trainer.trainStep();
+        if (!Number.isFinite(log.loss)) {
+          return { step: log.step, diverged: `training loss became ${log.loss} at step ${log.step}` };
+        }
+        lossSum += log.loss;
+        lossCount++;
+        lastLr = log.lr;
+        ctx.heartbeat({ step: trainer.step, loss: log.loss });
+        if (isEvalStep(trainer.step, input.config)) {
+          const result = await trainer.evaluate();
+          if (!Number.isFinite(result.valLoss)) {
+            return { step: trainer.step, diverged: `validation loss became ${result.valLoss} at step ${trainer.step}` };
+          }
+          const checkpoint = await trainer.checkpoint();
+          const seconds = (Date.now() - wallStart) / 1000;
+          await commitPoint(db, {
+            runId: input.runId,
+            trainer,
+            result,
+            trainLoss: lossSum / lossCount,
+            lr: lastLr,
+            checkpoint,
+            seconds,
+            worker: deps.workerName,
+          });
+          lossSum = 0;
+          lossCount = 0;
+          wallStart = Date.now();
+        }
+        await yieldToEventLoop();
+      }
+      return { step: trainer.step };
+    } finally {
+      trainer.dispose();
+    }
+  };
+}
+
+async function recordModel(db: Db, runId: string, trainer: Trainer, worker: string): Promise<void> {
+  await db
+    .updateTable('runs')
+    .set({
+      backend: trainer.backend,
+      worker,
+      total_params: trainer.params.total,
+      non_embedding_params: trainer.params.nonEmbedding,
+      linear_params: trainer.params.linear,
+      updated_at: sql`now()`,
+    })
+    .where('id', '=', runId)
+    .execute();
+}
+
+interface PointToCommit {
+  runId: string;
+  trainer: Trainer;
+  result: EvalResult;
+  trainLoss: number;
+  lr: number;
+  checkpoint: Uint8Array;
+  seconds: number;
+  worker: string;
+}
+
+async function commitPoint(db: Db, p: PointToCommit): Promise<void> {
+  const { result, trainer } = p;
+  const primary = trainer.config.measure.primary;
+  const primaryRatio = result.metrics.find((m) => m.metric === primary)?.activationRatio ?? null;
+  const step = result.step;
+  await db.transaction().execute(async (tx) => {
+    await tx
+      .insertInto('run_points')
+      .values({
+        run_id: p.runId,
+        step,
+        tokens: result.tokens,
+        train_loss: p.trainLoss,
+        val_loss: result.valLoss,
+        activation_ratio: primaryRatio,
+        metric: primary,
+        dead_ratio: result.deadRatio,
+        nonzero_params: result.nonzeroParams,
+        lr: p.lr,
+      })
+      .onConflict((oc) =>
+        oc.columns(['run_id', 'step']).doUpdateSet((eb) => ({
+          train_loss: eb.ref('excluded.train_loss'),
+          val_loss: eb.ref('excluded.val_loss'),
+          activation_ratio: eb.ref('excluded.activation_ratio'),
+          dead_ratio: eb.ref('excluded.dead_ratio'),
+          nonzero_params: eb.ref('excluded.nonzero_params'),
+        })),
+      )
+      .execute();
+    if (result.metrics.length > 0) {
+      await tx
+        .insertInto('metric_points')
+        .values(
+          result.metrics.map((m) => ({
+            run_id: p.runId,
+            step,
+            metric: m.metric,
+            activation_ratio: m.activationRatio,
+            detail: m.detail ? JSON.stringify(m.detail) : null,
+          })),
+        )
+        .onConflict((oc) =>
+          oc.columns(['run_id', 'step', 'metric']).doUpdateSet((eb) => ({
+            activation_ratio: eb.ref('excluded.activation_ratio'),
+            detail: eb.ref('excluded.detail'),
+          })),
+        )
+        .execute();
+    }
+    if (result.layers.length > 0) {
+      await tx
+        .insertInto('layer_points')
+        .values(result.layers.map((l) => ({ run_id: p.runId, step, layer: l.layer, metric: l.metric, activation_ratio: l.activationRatio })))
+        .onConflict((oc) =>
+          oc.columns(['run_id', 'step', 'layer', 'metric']).doUpdateSet((eb) => ({ activation_ratio: eb.ref('excluded.activation_ratio') })),
+        )
+        .execute();
+    }
+    const data = Buffer.from(p.checkpoint.buffer, p.checkpoint.byteOffset, p.checkpoint.byteLength);
+    await tx
+      .insertInto('checkpoints')
+      .values({ run_id: p.runId, step, data, bytes: data.byteLength, backend: trainer.backend })
+      .onConflict((oc) =>
+        oc
+          .column('run_id')
+          .doUpdateSet({ step, data, bytes: data.byteLength, backend: trainer.backend, created_at: sql`now()` })
+          // A worker presumed dead may still finish late: never move a checkpoint backwards.
+          .where('checkpoints.step', '<', step),
+      )
+      .execute();
+    await tx
+      .updateTable('runs')
+      .set({
+        steps_done: sql`greatest(steps_done, ${step})`,
+        final_train_loss: p.trainLoss,
+        final_val_loss: result.valLoss,
+        avg_nonzero_params: trainer.nonzeroParamSteps / Math.max(1, trainer.step),
+        train_seconds: sql`train_seconds + ${p.seconds - result.measureSeconds}`,
+        measure_seconds: sql`measure_seconds + ${result.measureSeconds}`,
+        worker: p.worker,
+        updated_at: sql`now()`,
+      })
+      .where('id', '=', p.runId)
+      .execute();
+  });
+}

@@ -1,0 +1,7 @@
+// Every migration, by name; names sort by date, which is the order they apply in.
+import type { Migration } from 'kysely';
+import * as initial from './2026_11_28_0001_initial';
+
+export const migrations: Record<string, Migration> = {
+  '2026_11_28_0001_initial': initial,
+};

@@ -1,0 +1,121 @@
+// The database, as Kysely sees it: one interface per table or view. This is a public
+// interface (researchers write SQL against it), documented in README.md#schema.
+import type { ColumnType, Generated, JSONColumnType } from 'kysely';
+import type { RunConfig, SweepSpec } from '../workflows/spec';
+
+export type SweepStatus = 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
+export type RunStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+/** bigint columns come back from pg as strings; we parse them to numbers in db/connect.ts. */
+type Count = ColumnType<number, number, number>;
+
+export interface SweepsTable {
+  id: string;
+  name: string;
+  spec: JSONColumnType<SweepSpec>;
+  status: SweepStatus;
+  task_queue: string;
+  total_runs: number;
+  workflow_id: string;
+  message: string | null;
+  created_at: Generated<Date>;
+  finished_at: Timestamp | null;
+}
+
+export interface RunsTable {
+  id: string;
+  sweep_id: string;
+  run_index: number;
+  /** Hash of `config`: the same run in two sweeps has the same key. */
+  run_key: string;
+  label: string;
+  config: JSONColumnType<RunConfig>;
+  status: RunStatus;
+  backend: string | null;
+  worker: string | null;
+  total_params: Count | null;
+  non_embedding_params: Count | null;
+  linear_params: Count | null;
+  /** N̄ of "The Journey Matters": mean over training steps of non-zero linear weights. */
+  avg_nonzero_params: number | null;
+  steps_total: number;
+  steps_done: Generated<number>;
+  final_train_loss: number | null;
+  final_val_loss: number | null;
+  train_seconds: Generated<number>;
+  measure_seconds: Generated<number>;
+  attempts: Generated<number>;
+  error: string | null;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+  updated_at: Generated<Date>;
+}
+
+export interface RunPointsTable {
+  run_id: string;
+  step: number;
+  tokens: Count;
+  /** Mean training loss over the steps since the previous point. */
+  train_loss: number;
+  val_loss: number;
+  /** The sweep's primary metric (default `ppl-1%`). */
+  activation_ratio: number | null;
+  metric: string;
+  dead_ratio: number | null;
+  nonzero_params: Count;
+  lr: number;
+  recorded_at: Generated<Date>;
+}
+
+export interface MetricPointsTable {
+  run_id: string;
+  step: number;
+  metric: string;
+  activation_ratio: number;
+  detail: JSONColumnType<Record<string, number>> | null;
+}
+
+export interface LayerPointsTable {
+  run_id: string;
+  step: number;
+  layer: number;
+  metric: string;
+  activation_ratio: number;
+}
+
+export interface CheckpointsTable {
+  run_id: string;
+  step: number;
+  data: Buffer;
+  bytes: number;
+  backend: string;
+  created_at: Generated<Date>;
+}
+
+export interface FitsTable {
+  id: Generated<number>;
+  sweep_id: string;
+  law: string;
+  group_key: string;
+  params: JSONColumnType<Record<string, number>>;
+  ci: JSONColumnType<Record<string, [number, number]>>;
+  flags: JSONColumnType<Record<string, string>>;
+  mae: number | null;
+  mse: number | null;
+  r2: number | null;
+  n: number;
+  status: string;
+  message: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface Database {
+  sweeps: SweepsTable;
+  runs: RunsTable;
+  run_points: RunPointsTable;
+  metric_points: MetricPointsTable;
+  layer_points: LayerPointsTable;
+  checkpoints: CheckpointsTable;
+  fits: FitsTable;
+}

@@ -1,0 +1,94 @@
+// Expanding a sweep into its runs: pure and deterministic, so the sweep workflow can
+// compute run i of 10,000 without storing the list, and the CLI can check every run
+// before anything starts.
+import { solveSize } from '../activities/train/sizing';
+import { hashJson } from './hash';
+import type { ModelConfig, PruningConfig, RunConfig, SizeSpec, SweepSpec } from './spec';
+
+export interface PlannedRun {
+  index: number;
+  /** Hash of `config`: identical training configurations share a key across sweeps. */
+  key: string;
+  /** Short human-readable description, e.g. `relu d64 L2 cubic50 s0`. */
+  label: string;
+  config: RunConfig;
+}
+
+type GridAxis = keyof SweepSpec['grid'];
+/** Innermost axis last: consecutive runs differ by seed first, so early results span the grid. */
+const AXES: GridAxis[] = ['activation', 'size', 'pruning', 'steps', 'seed'];
+
+function axisLength(spec: SweepSpec, axis: GridAxis): number {
+  return axis === 'steps' && spec.grid.steps.length === 0 ? 1 : spec.grid[axis].length;
+}
+
+export function gridSize(spec: SweepSpec): number {
+  return AXES.reduce((n, axis) => n * axisLength(spec, axis), 1);
+}
+
+function resolveModel(base: ModelConfig, size: SizeSpec): ModelConfig {
+  if ('budget' in size) {
+    const solved = solveSize(size.budget, size.ratio, base.ffnMult, base.ffn, headDimOf(base));
+    return base.family === 'transformer'
+      ? { ...base, dModel: solved.dModel, nLayers: solved.nLayers, nHeads: solved.nHeads }
+      : { ...base, dModel: solved.dModel, nLayers: solved.nLayers };
+  }
+  if (base.family === 'transformer') {
+    return { ...base, dModel: size.dModel, nLayers: size.nLayers, nHeads: size.nHeads ?? base.nHeads };
+  }
+  return { ...base, dModel: size.dModel, nLayers: size.nLayers };
+}
+
+function headDimOf(model: ModelConfig): number | undefined {
+  return model.family === 'transformer' ? Math.max(1, Math.round(model.dModel / model.nHeads)) : undefined;
+}
+
+export function pruningLabel(p: PruningConfig): string {
+  return p.schedule === 'none' ? 'dense' : `${p.schedule}${Math.round(p.finalSparsity * 100)}`;
+}
+
+export function runAt(spec: SweepSpec, index: number): PlannedRun {
+  const total = gridSize(spec);
+  if (!Number.isInteger(index) || index < 0 || index >= total) {
+    throw new RangeError(`run index ${index} outside the sweep's ${total} runs`);
+  }
+  // Mixed-radix decoding of the index, innermost axis last.
+  const pick: Record<GridAxis, number> = { activation: 0, size: 0, pruning: 0, steps: 0, seed: 0 };
+  let rest = index;
+  for (let a = AXES.length - 1; a >= 0; a--) {
+    const axis = AXES[a];
+    const n = axisLength(spec, axis);
+    pick[axis] = rest % n;
+    rest = Math.floor(rest / n);
+  }
+  const activation = spec.grid.activation[pick.activation];
+  const model = resolveModel({ ...spec.base.model, activation }, spec.grid.size[pick.size]);
+  const pruning = spec.grid.pruning[pick.pruning];
+  const steps = spec.grid.steps.length === 0 ? spec.base.training.steps : spec.grid.steps[pick.steps];
+  const seed = spec.grid.seed[pick.seed];
+  const config: RunConfig = {
+    model,
+    data: spec.base.data,
+    optim: spec.base.optim,
+    training: { ...spec.base.training, steps },
+    pruning,
+    measure: spec.base.measure,
+    seed,
+  };
+  const stepsPart = spec.grid.steps.length > 1 ? ` T${steps}` : '';
+  const label = `${activation} d${model.dModel} L${model.nLayers} ${pruningLabel(pruning)}${stepsPart} s${seed}`;
+  return { index, key: hashJson(config), label, config };
+}
+
+/** Every run, for validation and small sweeps; the workflow uses `runAt` lazily instead. */
+export function expandGrid(spec: SweepSpec): PlannedRun[] {
+  const total = gridSize(spec);
+  const runs: PlannedRun[] = [];
+  for (let i = 0; i < total; i++) runs.push(runAt(spec, i));
+  return runs;
+}
+
+/** Stable, readable id of a run within its sweep: `<sweepId>.r0007`. */
+export function runIdOf(sweepId: string, index: number): string {
+  return `${sweepId}.r${String(index).padStart(4, '0')}`;
+}
