@@ -110,6 +110,68 @@ export interface FitsTable {
   created_at: Generated<Date>;
 }
 
+/** View `run_overview`: one row per run with its configuration spelled out in columns. */
+export interface RunOverviewView {
+  run_id: string;
+  sweep_id: string;
+  sweep_name: string;
+  run_index: number;
+  label: string;
+  status: RunStatus;
+  family: string;
+  activation: string;
+  d_model: number;
+  n_layers: number;
+  width_depth_ratio: number;
+  pruning: string;
+  final_sparsity: number;
+  seed: number;
+  steps: number;
+  total_params: number | null;
+  non_embedding_params: number | null;
+  linear_params: number | null;
+  avg_nonzero_params: number | null;
+  final_train_loss: number | null;
+  final_val_loss: number | null;
+  backend: string | null;
+  worker: string | null;
+  train_seconds: number;
+  measure_seconds: number;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+/** View `activation_curves`: every metric's activation ratio at every eval point, with the run's axes. */
+export interface ActivationCurvesView {
+  sweep_id: string;
+  run_id: string;
+  label: string;
+  activation: string;
+  d_model: number;
+  n_layers: number;
+  width_depth_ratio: number;
+  pruning: string;
+  seed: number;
+  step: number;
+  tokens: number;
+  metric: string;
+  activation_ratio: number;
+  val_loss: number;
+  train_loss: number;
+  nonzero_params: number;
+}
+
+/** View `final_points`: each run's overview plus its last stored point. */
+export interface FinalPointsView extends RunOverviewView {
+  last_step: number;
+  tokens: number;
+  val_loss: number;
+  activation_ratio: number | null;
+  metric: string;
+  dead_ratio: number | null;
+  nonzero_params: number;
+}
+
 export interface Database {
   sweeps: SweepsTable;
   runs: RunsTable;
@@ -118,4 +180,7 @@ export interface Database {
   layer_points: LayerPointsTable;
   checkpoints: CheckpointsTable;
   fits: FitsTable;
+  run_overview: RunOverviewView;
+  activation_curves: ActivationCurvesView;
+  final_points: FinalPointsView;
 }

@@ -39,7 +39,7 @@ export async function RunWorkflow(input: RunInput): Promise<RunOutcome> {
   const train = proxyActivities<SweepActivities>({
     taskQueue: input.trainQueue,
     startToCloseTimeout: '24 hours',
-    heartbeatTimeout: { seconds: input.heartbeatTimeoutSeconds },
+    heartbeatTimeout: input.heartbeatTimeoutSeconds * 1000,
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
   });
   let step = 0;

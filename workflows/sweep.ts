@@ -33,7 +33,6 @@ export interface SweepInput {
   paused?: boolean;
   /** Runs started per workflow run before continuing as new (keeps history short). */
   batch?: number;
-  heartbeatTimeoutSeconds?: number;
 }
 
 export interface SweepProgress {
@@ -104,7 +103,7 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepProgress> {
             index,
             config: run.config,
             segmentSteps: spec.segmentSteps,
-            heartbeatTimeoutSeconds: input.heartbeatTimeoutSeconds ?? 30,
+            heartbeatTimeoutSeconds: spec.heartbeatTimeoutSeconds,
             trainQueue: trainQueueOf(spec.taskQueue),
           },
         ],

@@ -1,0 +1,84 @@
+// Finding Temporal and Postgres: the environment first (a real cluster and a shared
+// database), then the embedded stack a `sparsity dev` in another terminal wrote down.
+import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Endpoints } from '../workers/connections';
+import { sparsityHome } from './paths';
+
+interface EndpointsFile extends Endpoints {
+  pid: number;
+}
+
+export function endpointsFile(home = sparsityHome()): string {
+  return path.join(home, 'endpoints.json');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The embedded stack's endpoints, if a live `sparsity dev` wrote them. */
+export function readEmbeddedEndpoints(home = sparsityHome()): Endpoints | undefined {
+  const file = endpointsFile(home);
+  if (!existsSync(file)) return undefined;
+  try {
+    const data = JSON.parse(readFileSync(file, 'utf8')) as EndpointsFile;
+    if (!alive(data.pid)) return undefined;
+    return { temporalAddress: data.temporalAddress, namespace: data.namespace, databaseUrl: data.databaseUrl, uiUrl: data.uiUrl };
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeEmbeddedEndpoints(ep: Endpoints, home = sparsityHome()): void {
+  mkdirSync(home, { recursive: true });
+  const data: EndpointsFile = { ...ep, pid: process.pid };
+  writeFileSync(endpointsFile(home), `${JSON.stringify(data, null, 2)}\n`);
+}
+
+export function removeEmbeddedEndpoints(home = sparsityHome()): void {
+  rmSync(endpointsFile(home), { force: true });
+}
+
+export class NoServiceError extends Error {
+  override name = 'NoServiceError';
+}
+
+export function envEndpoints(env: NodeJS.ProcessEnv = process.env): Partial<Endpoints> {
+  return {
+    ...(env.TEMPORAL_ADDRESS ? { temporalAddress: env.TEMPORAL_ADDRESS } : {}),
+    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+    namespace: env.TEMPORAL_NAMESPACE ?? 'default',
+  };
+}
+
+/** Endpoints for commands that talk to a running stack (submit, status, worker, ...). */
+export function resolveEndpoints(): Endpoints {
+  const env = envEndpoints();
+  const embedded = readEmbeddedEndpoints();
+  const temporalAddress = env.temporalAddress ?? embedded?.temporalAddress;
+  const databaseUrl = env.databaseUrl ?? embedded?.databaseUrl;
+  if (!temporalAddress) {
+    throw new NoServiceError('no Temporal server: run `sparsity dev` in another terminal, or set TEMPORAL_ADDRESS');
+  }
+  if (!databaseUrl) {
+    throw new NoServiceError('no database: run `sparsity dev` in another terminal, or set DATABASE_URL');
+  }
+  return { temporalAddress, databaseUrl, namespace: env.namespace ?? 'default', uiUrl: embedded?.uiUrl };
+}
+
+/** Masks the password in a connection URL for printing. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/:[^:@/]*@/, ':***@');
+  }
+}

@@ -1,0 +1,306 @@
+// `sparsity`: the command line. Data goes to stdout (one JSON line with --json),
+// progress and logs to stderr; exit 0 ok, 1 failed, 2 bad usage or input.
+import { Command, CommanderError, Option } from 'commander';
+import type { Client } from '@temporalio/client';
+import { BACKENDS, type BackendNameOption } from './options';
+import { connect, migrateToLatest, type Db } from '../db/connect';
+import { connectClient, type Endpoints } from '../workers/connections';
+import { runOrchestrationWorker, runTrainingSlot, forkTrainingSlots } from '../workers/worker';
+import { readSweepFile, UsageError } from './sweepFile';
+import { NoServiceError, readEmbeddedEndpoints, redactUrl, removeEmbeddedEndpoints, resolveEndpoints, writeEmbeddedEndpoints } from './endpoints';
+import path from 'node:path';
+import { projectRoot, sparsityHome } from './paths';
+import { startLocalWorkers, startStack } from './stack';
+import { queueHasPollers, signalSweep, submitSweep, sweepStatus, waitForSweep, type SweepStatusReport } from './sweeps';
+import { printStatus, printRuns, printTable, StatusDisplay } from './display';
+import { runReadOnlySql } from './sql';
+import { registerAnalysisCommands } from './analysisCommands';
+import { runDemo } from './demo';
+
+const err = (m: string) => process.stderr.write(`${m}\n`);
+const out = (v: unknown) => process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v)}\n`);
+
+/** Opens what a command needs and always closes it, even on error. */
+export async function withServices<T>(
+  need: { temporal: boolean },
+  fn: (s: { db: Db; client?: Client; endpoints: Endpoints }) => Promise<T>,
+): Promise<T> {
+  const endpoints = resolveEndpoints();
+  let client: Client | undefined;
+  if (need.temporal) {
+    try {
+      client = await connectClient(endpoints);
+      await client.workflowService.getSystemInfo({});
+    } catch (e) {
+      throw new NoServiceError(`cannot reach Temporal at ${endpoints.temporalAddress}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  const db = connect(endpoints.databaseUrl, { max: 2 });
+  try {
+    try {
+      await migrateToLatest(db);
+    } catch (e) {
+      throw new NoServiceError(`cannot reach the database at ${redactUrl(endpoints.databaseUrl)}: ${(e as Error).message.split('\n')[0]}`);
+    }
+    return await fn({ db, client, endpoints });
+  } finally {
+    await db.destroy();
+    await client?.connection.close();
+  }
+}
+
+function waitForInterrupt(): Promise<string> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+}
+
+const intArg = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a non-negative integer (got ${JSON.stringify(v)})`);
+  return n;
+};
+
+export function buildProgram(): Command {
+  const program = new Command('sparsity')
+    .description('Orchestrate sparsity scaling-law sweeps on Temporal, store them in Postgres, fit the laws.')
+    .showHelpAfterError()
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ sparsity demo                       # embedded stack, examples/quick.yaml, fits, stop
+  $ sparsity dev --workers 2            # terminal 1: Temporal + Postgres + 2 training slots
+  $ sparsity submit examples/quick.yaml --wait
+  $ sparsity sql "select activation, step, activation_ratio from activation_curves limit 5"`,
+    );
+
+  program
+    .command('dev')
+    .description('start the embedded Temporal dev server + PostgreSQL + local workers in the foreground (Ctrl-C stops all)')
+    .option('--workers <n>', 'training slots (processes)', intArg('--workers'), 1)
+    .option('--task-queue <q>', 'task queue the local workers serve', 'sparsity')
+    .option('--port <p>', 'Temporal gRPC port', intArg('--port'))
+    .option('--ui-port <p>', 'Temporal web UI port', intArg('--ui-port'))
+    .addOption(new Option('--backend <b>', 'training backend').choices(BACKENDS))
+    .action(async (o: { workers: number; taskQueue: string; port?: number; uiPort?: number; backend?: BackendNameOption }) => {
+      const home = sparsityHome();
+      if (readEmbeddedEndpoints(home)) throw new UsageError(`a sparsity dev stack is already running for ${home} (see ${home}/endpoints.json)`);
+      const stack = await startStack({ home, temporalPort: o.port, uiPort: o.uiPort, log: err });
+      writeEmbeddedEndpoints(stack.endpoints, home);
+      const workers = startLocalWorkers(stack.endpoints, { taskQueue: o.taskQueue, slots: o.workers, backend: o.backend });
+      err(`Temporal:  ${stack.endpoints.temporalAddress}`);
+      if (stack.endpoints.uiUrl) err(`Web UI:    ${stack.endpoints.uiUrl}`);
+      err(`Database:  DATABASE_URL=${stack.endpoints.databaseUrl}`);
+      err(`Workers:   ${o.workers} training slot(s) on task queue "${o.taskQueue}"`);
+      err('Ready. In another terminal: sparsity submit examples/quick.yaml --wait   (Ctrl-C here stops everything)');
+      const sig = await waitForInterrupt();
+      err(`${sig}: stopping workers, Temporal and PostgreSQL ...`);
+      await workers.stop();
+      await stack.stop();
+      removeEmbeddedEndpoints(home);
+      err('stopped.');
+    });
+
+  program
+    .command('worker')
+    .description('serve a task queue: workflows, bookkeeping and N training slots (one process each)')
+    .option('--task-queue <q>', 'task queue (the sweep file names it)', 'sparsity')
+    .option('--slots <n>', 'training slots: one per GPU on GPU hosts, one per core on CPU', intArg('--slots'), 1)
+    .addOption(new Option('--backend <b>', 'training backend').choices(BACKENDS))
+    .action(async (o: { taskQueue: string; slots: number; backend?: BackendNameOption }) => {
+      const endpoints = resolveEndpoints();
+      const abort = new AbortController();
+      const opts = { endpoints, taskQueue: o.taskQueue, slots: o.slots, backend: o.backend };
+      const slots = forkTrainingSlots(opts);
+      const orchestration = runOrchestrationWorker(opts, abort.signal);
+      err(`worker ${process.pid}: queue "${o.taskQueue}", ${o.slots} training slot(s), Temporal ${endpoints.temporalAddress}`);
+      await Promise.race([waitForInterrupt(), orchestration]);
+      abort.abort();
+      await Promise.all([orchestration.catch(() => undefined), slots.stop()]);
+    });
+
+  program
+    .command('worker-slot', { hidden: true })
+    .requiredOption('--task-queue <q>')
+    .requiredOption('--slot <n>', 'slot number', intArg('--slot'))
+    .addOption(new Option('--backend <b>').choices(BACKENDS))
+    .action(async (o: { taskQueue: string; slot: number; backend?: BackendNameOption }) => {
+      const endpoints = resolveEndpoints();
+      const abort = new AbortController();
+      // Exit with the parent: a slot must not outlive the worker that forked it.
+      process.on('disconnect', () => abort.abort());
+      void waitForInterrupt().then(() => abort.abort());
+      await runTrainingSlot({ endpoints, taskQueue: o.taskQueue, slots: 1, slot: o.slot, backend: o.backend }, abort.signal);
+      process.exit(0);
+    });
+
+  program
+    .command('submit <file>')
+    .description('validate a sweep file, store the sweep and start it')
+    .option('--name <name>', 'sweep name (default: the file\'s name:)')
+    .option('--wait', 'wait until the sweep finishes, showing progress')
+    .option('--json', 'one line of JSON on stdout')
+    .action(async (file: string, o: { name?: string; wait?: boolean; json?: boolean }) => {
+      const spec = readSweepFile(file, { name: o.name });
+      let final: SweepStatusReport | undefined;
+      const result = await withServices({ temporal: true }, async ({ db, client, endpoints }) => {
+        const c = client as Client;
+        const pollers = await queueHasPollers(c, spec.taskQueue);
+        if (!pollers.workflows || !pollers.training) {
+          err(
+            `warning: no worker serves task queue "${spec.taskQueue}"${pollers.workflows ? ' (training slots)' : ''} yet; ` +
+              `runs wait until one does: sparsity worker --task-queue ${spec.taskQueue}`,
+          );
+        }
+        const submitted = await submitSweep(db, c, spec);
+        err(`submitted ${submitted.sweepId}: ${submitted.runs} runs on queue "${spec.taskQueue}"`);
+        if (endpoints.uiUrl) err(`watch: ${endpoints.uiUrl}/namespaces/${endpoints.namespace}/workflows?query=${encodeURIComponent(`SparsitySweep="${submitted.sweepId}"`)}`);
+        if (o.wait) {
+          const display = o.json ? undefined : new StatusDisplay();
+          final = await waitForSweep(db, c, submitted.sweepId, (s) => display?.update(s));
+          display?.stop();
+        }
+        return submitted;
+      });
+      if (o.json) out({ sweepId: result.sweepId, runs: result.runs, ...(final ? { status: final.status, counts: final.runs } : {}) });
+      else {
+        out(result.sweepId);
+        if (final) printStatus(final, err);
+      }
+      if (final && final.status !== 'completed') process.exitCode = 1;
+    });
+
+  program
+    .command('status <sweepId>')
+    .description('progress of a sweep')
+    .option('--watch', 'keep the display live until the sweep ends')
+    .option('--json', 'one line of JSON on stdout')
+    .action(async (sweepId: string, o: { watch?: boolean; json?: boolean }) => {
+      await withServices({ temporal: false }, async ({ db, endpoints }) => {
+        const client = await connectClient(endpoints).catch(() => undefined);
+        try {
+          if (o.watch && !o.json && client) {
+            const display = new StatusDisplay();
+            const s = await waitForSweep(db, client, sweepId, (s) => display.update(s));
+            display.stop();
+            printStatus(s, out);
+            return;
+          }
+          const s = await sweepStatus(db, client, sweepId);
+          if (o.json) {
+            out({
+              sweepId: s.sweepId,
+              status: s.status,
+              runs: s.runs,
+              runsDetail: s.runsDetail.map((r) => ({ runId: r.runId, label: r.label, status: r.status, progress: r.progress })),
+            });
+          } else printStatus(s, out);
+        } finally {
+          await client?.connection.close();
+        }
+      });
+    });
+
+  for (const action of ['pause', 'resume', 'cancel'] as const) {
+    program
+      .command(`${action} <sweepId>`)
+      .description(
+        action === 'pause'
+          ? 'hold back new runs (running ones finish)'
+          : action === 'resume'
+            ? 'start runs again after a pause'
+            : 'stop every run of the sweep and mark them cancelled',
+      )
+      .option('--json', 'one line of JSON on stdout')
+      .action(async (sweepId: string, o: { json?: boolean }) => {
+        await withServices({ temporal: true }, async ({ db, client }) => {
+          await signalSweep(db, client as Client, sweepId, action);
+          let status = action === 'pause' ? 'paused' : action === 'resume' ? 'running' : 'cancelling';
+          if (action === 'cancel') {
+            const s = await waitForSweep(db, client as Client, sweepId, undefined, 500);
+            status = s.status;
+          }
+          if (o.json) out({ sweepId, status });
+          else out(`${sweepId}: ${status}`);
+        });
+      });
+  }
+
+  program
+    .command('runs <sweepId>')
+    .description('the runs of a sweep')
+    .option('--json', 'one line of JSON on stdout')
+    .action(async (sweepId: string, o: { json?: boolean }) => {
+      await withServices({ temporal: false }, async ({ db }) => {
+        const s = await sweepStatus(db, undefined, sweepId);
+        if (o.json) out(s.runsDetail);
+        else printRuns(s.runsDetail, out);
+      });
+    });
+
+  program
+    .command('sql <query>')
+    .description('run a read-only SQL query against the results database')
+    .option('--json', 'one line of JSON (an array of row objects) on stdout')
+    .option('--timeout <s>', 'statement timeout in seconds', intArg('--timeout'), 30)
+    .action(async (query: string, o: { json?: boolean; timeout: number }) => {
+      const rows = await runReadOnlySql(query, o.timeout, err);
+      if (o.json) out(rows);
+      else printTable(rows, out);
+    });
+
+  program
+    .command('migrate')
+    .description('bring the database schema up to date')
+    .action(async () => {
+      await withServices({ temporal: false }, async () => undefined);
+      err('schema up to date');
+    });
+
+  program
+    .command('demo')
+    .description('start the embedded stack, run examples/quick.yaml end to end, print curves and fits, stop')
+    .option('--file <f>', 'sweep file (default: the package\'s examples/quick.yaml)')
+    .option('--workers <n>', 'training slots', intArg('--workers'), 2)
+    .option('--json', 'last stdout line: {"sweepId","runs":{"total","completed"},"fits":[...]}')
+    .action(async (o: { file?: string; workers: number; json?: boolean }) => {
+      const file = o.file ?? path.join(projectRoot(), 'examples', 'quick.yaml');
+      const summary = await runDemo({ file, workers: o.workers, json: Boolean(o.json), log: err, out });
+      if (summary.runs.completed < summary.runs.total) process.exitCode = 1;
+    });
+
+  registerAnalysisCommands(program, { out, err, intArg, withServices });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (e instanceof UsageError) {
+      err(`error: ${e.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    err(`error: ${message}`);
+    if (process.env.SPARSITY_DEBUG && e instanceof Error) err(e.stack ?? '');
+    process.exitCode = 1;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv).then(() => {
+    // Connections and timers in libraries can hold the loop open; the command is done.
+    setTimeout(() => process.exit(process.exitCode ?? 0), 50).unref();
+  });
+}
+

@@ -1,0 +1,46 @@
+// `sparsity sql`: the one place user-written SQL runs, in a read-only transaction with a
+// statement timeout, against the database in use (starting the embedded one if needed).
+import pg from 'pg';
+import { startEmbeddedPostgres } from './embedded';
+import { envEndpoints, readEmbeddedEndpoints } from './endpoints';
+import { sparsityHome } from './paths';
+import { UsageError } from './sweepFile';
+import { connect, migrateToLatest } from '../db/connect';
+
+export type Row = Record<string, unknown>;
+
+export async function queryReadOnly(databaseUrl: string, query: string, timeoutSeconds: number): Promise<Row[]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query('begin transaction read only');
+    await client.query(`set local statement_timeout = ${Math.max(1, Math.round(timeoutSeconds * 1000))}`);
+    try {
+      const result = await client.query(query);
+      const last = Array.isArray(result) ? (result as pg.QueryResult[])[(result as pg.QueryResult[]).length - 1] : result;
+      return (last.rows ?? []) as Row[];
+    } catch (e) {
+      const pgErr = e as { message: string; position?: string };
+      const where = pgErr.position ? ` at character ${pgErr.position}` : '';
+      throw new UsageError(`SQL error${where}: ${pgErr.message}`);
+    } finally {
+      await client.query('rollback').catch(() => undefined);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export async function runReadOnlySql(query: string, timeoutSeconds: number, log: (m: string) => void): Promise<Row[]> {
+  const url = envEndpoints().databaseUrl ?? readEmbeddedEndpoints()?.databaseUrl;
+  if (url) return queryReadOnly(url, query, timeoutSeconds);
+  log('no running database: starting the embedded PostgreSQL for this query ...');
+  const server = await startEmbeddedPostgres({ home: sparsityHome() });
+  try {
+    const db = connect(server.databaseUrl, { max: 1 });
+    await migrateToLatest(db).finally(() => db.destroy());
+    return await queryReadOnly(server.databaseUrl, query, timeoutSeconds);
+  } finally {
+    await server.stop();
+  }
+}

@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { fitCurve, fitChinchilla } from '../../analysis/fit';
+import { renderReport, type ReportInput, type ReportRun } from '../../analysis/report';
+import { rng, gaussian } from '../../analysis/stats';
+
+const FIX = path.join(__dirname, '..', 'fixtures');
+
+function sparsingCurve(name: string): { tokens: number[]; ratio: number[] } {
+  const d = JSON.parse(fs.readFileSync(path.join(FIX, 'sparsing-law', `${name}.json`), 'utf8')) as { token_passed: number[]; activation_ratio: number[] };
+  return { tokens: d.token_passed, ratio: d.activation_ratio };
+}
+
+/** A report input built from the published fixtures plus synthetic width/depth and layer data. */
+export async function exampleReportInput(): Promise<ReportInput> {
+  const sizes: Record<string, number> = { '0.1b': 1e8, '0.2b': 2e8, '0.4b': 4e8, '0.8b': 8e8, '1.2b': 1.2e9 };
+  const runs: ReportRun[] = [];
+  const points: ReportInput['points'] = [];
+  const curveFits: NonNullable<ReportInput['curveFits']> = [];
+  for (const act of ['relu', 'silu']) {
+    for (const [s, params] of Object.entries(sizes)) {
+      const id = `${s}_${act}`;
+      const c = sparsingCurve(id);
+      runs.push({ id, activation: act, params, dModel: 512, nLayers: 8, config: { lr: 1e-3 } });
+      c.tokens.forEach((t, i) => points.push({ runId: id, step: i * 1000, tokens: t, activationRatio: c.ratio[i] }));
+      const r = await fitCurve(act === 'relu' ? 'relu-logspace' : 'silu-power', c.tokens.map((t) => t / 1e9), c.ratio, { workers: 1 });
+      curveFits.push({ runId: id, result: r });
+    }
+  }
+  // synthetic width/depth sweep
+  const u = rng(7);
+  const wd: NonNullable<ReportInput['widthDepthPoints']> = [];
+  for (const r of [8, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256]) {
+    const id = `wd-r${r}`;
+    runs.push({ id, activation: 'relu', params: 5e7, dModel: r * 8, nLayers: 8 });
+    wd.push({ runId: id, ratio: r, activationRatio: 0.05 + 0.0008 * Math.min(r, 100) + 0.002 * gaussian(u) });
+  }
+  const widthDepthFit = await fitCurve('width-depth', wd.map((p) => p.ratio), wd.map((p) => p.activationRatio), { workers: 1 });
+  // Chinchilla points (Epoch's data; D = C / 6N)
+  const lines = fs.readFileSync(path.join(FIX, 'chinchilla', 'epoch-svg-extracted.csv'), 'utf8').trim().split('\n');
+  const h = lines[0].split(',');
+  const rows = lines.slice(1).map((l) => l.split(',')).map((c) => ({ N: +c[h.indexOf('Model Size')], D: +c[h.indexOf('Training FLOP')] / (6 * +c[h.indexOf('Model Size')]), L: +c[h.indexOf('loss')] }))
+    .sort((a, b) => b.L - a.L).slice(5);
+  const chinchillaFit = await fitChinchilla(rows, { workers: 1, starts: [[6, 7.7, 0.6, 0.35, 0.37]] });
+  const lossPoints = rows.map((p, i) => ({ runId: `chin-${i}`, avgParams: p.N, tokens: p.D, loss: p.L }));
+  // synthetic per-layer ratios for two runs
+  const layerPoints: NonNullable<ReportInput['layerPoints']> = [];
+  for (const id of ['0.1b_relu', '0.1b_silu']) {
+    for (let step = 0; step <= 20000; step += 1000) for (let layer = 0; layer < 8; layer++) {
+      const base = id.endsWith('relu') ? 0.07 : 0.33;
+      layerPoints.push({ runId: id, step, layer, activationRatio: base + 0.03 * Math.exp(-step / 6000) + 0.004 * layer + 0.002 * gaussian(u) });
+    }
+  }
+  return { title: 'sparsity report (fixtures)', subtitle: 'Sparsing Law curves, Epoch Chinchilla data, synthetic width/depth and layer data', runs, points, curveFits, widthDepthFit, widthDepthPoints: wd, chinchillaFit, lossPoints, layerPoints };
+}
+
+test('renderReport writes an HTML page with non-trivial SVG and PNG charts', async () => {
+  const input = await exampleReportInput();
+  const out = process.env.REPORT_OUT ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sparsity-report-'));
+  const { files } = await renderReport(input, out);
+  const names = files.map((f) => path.basename(f)).sort();
+  for (const chart of ['activation-vs-tokens', 'width-depth', 'loss-vs-params', 'layer-heatmap']) {
+    assert.ok(names.includes(`${chart}.svg`), `${chart}.svg written`);
+    assert.ok(names.includes(`${chart}.png`), `${chart}.png written`);
+  }
+  for (const f of files) {
+    assert.ok(fs.existsSync(f), `${f} exists`);
+    const size = fs.statSync(f).size;
+    assert.ok(size > 2000, `${f} is non-trivial (${size} bytes)`);
+  }
+  const png = fs.readFileSync(path.join(out, 'activation-vs-tokens.png'));
+  assert.equal(png.subarray(1, 4).toString('ascii'), 'PNG');
+  const html = fs.readFileSync(path.join(out, 'index.html'), 'utf8');
+  assert.match(html, /not-identified/); // 0.4b ReLU's A0
+  assert.match(html, /width-depth\.svg/);
+  const svg = fs.readFileSync(path.join(out, 'width-depth.svg'), 'utf8');
+  assert.match(svg, /breakpoint/);
+});

@@ -1,0 +1,130 @@
+// Worker processes. An orchestration worker runs workflows and short bookkeeping activities;
+// each training slot is a process of its own running one training segment at a time on
+// `<queue>.train` (tfjs-wasm is single-threaded: parallelism comes from processes).
+import { fork, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import type { BackendName } from '../activities/train/types';
+import { connect, migrateToLatest } from '../db/connect';
+import { trainQueueOf } from '../workflows/sweep';
+import { connectWorkerConnection, type Endpoints } from './connections';
+
+export interface WorkerOptions {
+  endpoints: Endpoints;
+  taskQueue: string;
+  /** Training slots (child processes); 0 = orchestration only. */
+  slots: number;
+  backend?: BackendName;
+  /** Orchestration only: no training slots and no workflow polling of its own (tests). */
+  log?: (msg: string) => void;
+}
+
+let cachedBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  cachedBundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => process.stderr.write(`${m}\n`), log() {} },
+  });
+  return cachedBundle;
+}
+
+/** Runs until `signal` aborts: workflows + bookkeeping on `taskQueue`. */
+export async function runOrchestrationWorker(opts: WorkerOptions, signal: AbortSignal): Promise<void> {
+  const db = connect(opts.endpoints.databaseUrl, { max: 8 });
+  await migrateToLatest(db);
+  const connection = await connectWorkerConnection(opts.endpoints);
+  const activities = createActivities({ db, workerName: `${os.hostname()}:${process.pid}` });
+  const worker = await Worker.create({
+    connection,
+    namespace: opts.endpoints.namespace,
+    taskQueue: opts.taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: {
+      startRun: activities.startRun,
+      finishRun: activities.finishRun,
+      setSweepStatus: activities.setSweepStatus,
+      fitSweep: activities.fitSweep,
+    },
+    maxConcurrentActivityTaskExecutions: 16,
+    maxCachedWorkflows: 500,
+    shutdownGraceTime: '5s',
+  });
+  try {
+    await worker.runUntil(new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })));
+  } finally {
+    await connection.close();
+    await db.destroy();
+  }
+}
+
+/** One training slot: one segment at a time on `<taskQueue>.train`. */
+export async function runTrainingSlot(opts: WorkerOptions & { slot: number }, signal: AbortSignal): Promise<void> {
+  const db = connect(opts.endpoints.databaseUrl, { max: 2 });
+  const connection = await connectWorkerConnection(opts.endpoints);
+  const activities = createActivities({
+    db,
+    workerName: `${os.hostname()}:${process.pid}/slot${opts.slot}`,
+    backend: opts.backend,
+  });
+  const worker = await Worker.create({
+    connection,
+    namespace: opts.endpoints.namespace,
+    taskQueue: trainQueueOf(opts.taskQueue),
+    activities: { trainSegment: activities.trainSegment },
+    maxConcurrentActivityTaskExecutions: 1,
+    // Heartbeats are how a dead slot is noticed; flush them often.
+    defaultHeartbeatThrottleInterval: '1s',
+    maxHeartbeatThrottleInterval: '5s',
+    shutdownGraceTime: '2s',
+  });
+  try {
+    await worker.runUntil(new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })));
+  } finally {
+    await connection.close();
+    await db.destroy();
+  }
+}
+
+export interface SlotProcesses {
+  children: ChildProcess[];
+  stop(): Promise<void>;
+}
+
+/** Forks `slots` training processes (`sparsity worker-slot`), restarting none: Temporal retries their work. */
+export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
+  const cli = path.join(__dirname, '..', 'cli', 'main.js');
+  const children: ChildProcess[] = [];
+  for (let slot = 0; slot < opts.slots; slot++) {
+    const args = ['worker-slot', '--task-queue', opts.taskQueue, '--slot', String(slot)];
+    if (opts.backend) args.push('--backend', opts.backend);
+    children.push(
+      fork(cli, args, {
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: opts.endpoints.temporalAddress,
+          TEMPORAL_NAMESPACE: opts.endpoints.namespace,
+          DATABASE_URL: opts.endpoints.databaseUrl,
+        },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      }),
+    );
+  }
+  return {
+    children,
+    async stop() {
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              if (c.exitCode !== null || c.signalCode !== null) return resolve();
+              c.once('exit', () => resolve());
+              c.kill('SIGTERM');
+              setTimeout(() => c.kill('SIGKILL'), 8000).unref();
+            }),
+        ),
+      );
+    },
+  };
+}
