@@ -4,7 +4,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { BackendName } from '../activities/train/types';
 import { connect, migrateToLatest } from '../db/connect';
@@ -21,6 +21,18 @@ export interface WorkerOptions {
   log?: (msg: string) => void;
 }
 
+let runtimeInstalled = false;
+/** The SDK logs every worker state change at INFO; keep stderr for what a researcher needs. */
+function installRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger((process.env.SPARSITY_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN') });
+  } catch {
+    /* already installed by the embedding program */
+  }
+}
+
 let cachedBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   cachedBundle ??= bundleWorkflowCode({
@@ -32,6 +44,7 @@ function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 
 /** Runs until `signal` aborts: workflows + bookkeeping on `taskQueue`. */
 export async function runOrchestrationWorker(opts: WorkerOptions, signal: AbortSignal): Promise<void> {
+  installRuntime();
   const db = connect(opts.endpoints.databaseUrl, { max: 8 });
   await migrateToLatest(db);
   const connection = await connectWorkerConnection(opts.endpoints);
@@ -61,6 +74,7 @@ export async function runOrchestrationWorker(opts: WorkerOptions, signal: AbortS
 
 /** One training slot: one segment at a time on `<taskQueue>.train`. */
 export async function runTrainingSlot(opts: WorkerOptions & { slot: number }, signal: AbortSignal): Promise<void> {
+  installRuntime();
   const db = connect(opts.endpoints.databaseUrl, { max: 2 });
   const connection = await connectWorkerConnection(opts.endpoints);
   const activities = createActivities({

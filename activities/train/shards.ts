@@ -79,11 +79,20 @@ export class MicrobatchRunner {
   private startWorker(): Promise<void> {
     if (!this.ready) {
       const ext = path.extname(__filename);
-      this.worker = new Worker(path.join(__dirname, `shardWorker${ext}`));
-      this.worker.unref();
+      const entry = path.join(__dirname, `shardWorker${ext}`);
+      // Running from TypeScript sources (tsx): loader hooks registered with --import do not reach
+      // worker threads on Node 20, so the worker registers tsx's CommonJS hook itself.
+      this.worker =
+        ext === '.ts'
+          ? new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(entry)});`, { eval: true })
+          : new Worker(entry);
       const w = this.worker;
       this.ready = new Promise((resolve, reject) => {
-        w.once('message', (m: { kind: string; message?: string }) => (m.kind === 'ready' ? resolve() : reject(new Error(m.message))));
+        w.once('message', (m: { kind: string; message?: string }) => {
+          w.unref();
+          if (m.kind === 'ready') resolve();
+          else reject(new Error(`microbatch worker: ${m.message}`));
+        });
         w.once('error', reject);
       });
       const init: WorkerInit = { kind: 'init', model: this.model, backend: this.backend };
@@ -103,7 +112,21 @@ export class MicrobatchRunner {
     };
     const w = this.worker!;
     return new Promise((resolve, reject) => {
-      w.once('message', (m: ShardResult | { kind: 'error'; message: string }) => ('kind' in m ? reject(new Error(m.message)) : resolve(m)));
+      // Referenced only while a request is in flight: an idle worker must not keep the process alive,
+      // but a pending reply must (nothing else may be holding the event loop open).
+      w.ref();
+      const onError = (err: Error) => {
+        w.off('message', onMessage);
+        reject(err);
+      };
+      const onMessage = (m: ShardResult | { kind: 'error'; message: string }) => {
+        w.off('error', onError);
+        w.unref();
+        if ('kind' in m) reject(new Error(`microbatch worker: ${m.message}`));
+        else resolve(m);
+      };
+      w.once('message', onMessage);
+      w.once('error', onError);
       w.postMessage(req);
     });
   }

@@ -1,0 +1,121 @@
+// A small sweep end to end on a real Temporal dev server and a real PostgreSQL.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { startLocalWorkers, type LocalWorkers } from '../../cli/stack';
+import { submitSweep, waitForSweep } from '../../cli/sweeps';
+import { runIdOf } from '../../workflows/grid';
+import { runCli, startTestStack, type TestStack } from '../harness';
+import { tinySweep } from '../sweeps';
+
+describe('a sweep end to end (real Temporal + Postgres)', () => {
+  let stack: TestStack;
+  let workers: LocalWorkers;
+  const spec = tinySweep();
+  let sweepId = '';
+
+  before(async () => {
+    stack = await startTestStack();
+    workers = startLocalWorkers(stack.endpoints, { taskQueue: spec.taskQueue, slots: 2 });
+    const submitted = await submitSweep(stack.db, stack.client, spec);
+    sweepId = submitted.sweepId;
+    assert.equal(submitted.runs, 4);
+    const final = await waitForSweep(stack.db, stack.client, sweepId);
+    assert.equal(final.status, 'completed', JSON.stringify(final));
+  });
+
+  after(async () => {
+    await workers?.stop();
+    await stack?.stop();
+  });
+
+  it('completes every run and records who ran it', async () => {
+    const runs = await stack.db.selectFrom('runs').selectAll().where('sweep_id', '=', sweepId).orderBy('run_index').execute();
+    assert.equal(runs.length, 4);
+    for (const r of runs) {
+      assert.equal(r.status, 'completed', `${r.id}: ${r.error}`);
+      assert.equal(r.steps_done, 40);
+      assert.ok(r.backend && r.worker, 'backend and worker recorded');
+      assert.ok(r.linear_params && r.linear_params > 0);
+      assert.ok(Number.isFinite(r.final_val_loss));
+      assert.equal(r.config.seed, 0);
+      assert.ok(!('sweepId' in (r.config as unknown as Record<string, unknown>)), 'config holds no sweep identity');
+    }
+    // The same configuration gets the same key in any sweep; different configurations differ.
+    assert.equal(new Set(runs.map((r) => r.run_key)).size, 4);
+  });
+
+  it('stores one point per eval step, every metric and every layer, without duplicates', async () => {
+    const points = await stack.db.selectFrom('run_points').selectAll().where('run_id', '=', runIdOf(sweepId, 0)).orderBy('step').execute();
+    assert.deepEqual(
+      points.map((p) => p.step),
+      [10, 20, 30, 40],
+    );
+    assert.deepEqual(
+      points.map((p) => p.tokens),
+      [160, 320, 480, 640],
+    );
+    for (const p of points) {
+      assert.equal(p.metric, 'ppl-1%');
+      assert.ok(p.activation_ratio !== null && p.activation_ratio > 0 && p.activation_ratio <= 1);
+    }
+    const metrics = await stack.db
+      .selectFrom('metric_points')
+      .select(['metric'])
+      .where('run_id', '=', runIdOf(sweepId, 0))
+      .where('step', '=', 40)
+      .execute();
+    assert.deepEqual(metrics.map((m) => m.metric).sort(), ['exact', 'fat-0.01', 'ppl-1%']);
+    const layers = await stack.db
+      .selectFrom('layer_points')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('run_id', '=', runIdOf(sweepId, 0))
+      .executeTakeFirstOrThrow();
+    assert.equal(Number(layers.n), 4 * 2 * 3, '4 eval points x 2 layers x 3 metrics');
+    const leftovers = await stack.db.selectFrom('checkpoints').select('run_id').execute();
+    assert.equal(leftovers.length, 0, 'completed runs drop their checkpoints');
+  });
+
+  it('accounts for pruned parameters (N̄ below the dense count, final density as scheduled)', async () => {
+    const rows = await stack.db.selectFrom('final_points').selectAll().where('sweep_id', '=', sweepId).orderBy('run_id').execute();
+    for (const r of rows) {
+      if (r.pruning === 'none') {
+        assert.equal(r.avg_nonzero_params, r.linear_params);
+        assert.equal(r.nonzero_params, r.linear_params);
+      } else {
+        assert.ok((r.avg_nonzero_params as number) < (r.linear_params as number));
+        assert.equal(r.nonzero_params, Math.round((r.linear_params as number) * 0.5));
+      }
+    }
+  });
+
+  it('answers `status --json` and `sql --json` through the CLI', async () => {
+    const env = { TEMPORAL_ADDRESS: stack.endpoints.temporalAddress, DATABASE_URL: stack.endpoints.databaseUrl };
+    const status = await runCli(['status', sweepId, '--json'], env);
+    assert.equal(status.code, 0, status.stderr);
+    const s = JSON.parse(status.stdout.trim().split('\n').pop() as string);
+    assert.equal(s.status, 'completed');
+    assert.deepEqual(s.runs, { total: 4, completed: 4, running: 0, failed: 0, cancelled: 0, pending: 0 });
+    assert.equal(s.runsDetail.length, 4);
+    assert.ok(s.runsDetail.every((r: { progress: number }) => r.progress === 1));
+
+    const sql = await runCli(['sql', `select count(*)::int as n from run_points where run_id like '${sweepId}%'`, '--json'], env);
+    assert.equal(sql.code, 0, sql.stderr);
+    assert.deepEqual(JSON.parse(sql.stdout), [{ n: 16 }]);
+
+    const write = await runCli(['sql', 'delete from run_points', '--json'], env);
+    assert.equal(write.code, 2);
+    assert.match(write.stderr, /read-only transaction/);
+  });
+
+  it('keeps workflow histories for the replay test', async () => {
+    if (!process.env.UPDATE_HISTORIES) return;
+    const dir = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'histories');
+    const sweep = await stack.client.workflow.getHandle(`sweep-${sweepId}`).fetchHistory();
+    writeFileSync(path.join(dir, 'sweep.json'), historyToJSON(sweep));
+    const run = await stack.client.workflow.getHandle(runIdOf(sweepId, 1)).fetchHistory();
+    writeFileSync(path.join(dir, 'run.json'), historyToJSON(run));
+  });
+});

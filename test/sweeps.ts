@@ -1,0 +1,26 @@
+// Small sweeps for tests: real training, seconds per run.
+import { validateSweep, type SweepFileInput } from '../cli/sweepFile';
+import type { SweepSpec } from '../workflows/spec';
+
+export function tinySweep(overrides: Partial<SweepFileInput> = {}): SweepSpec {
+  const input: SweepFileInput = {
+    name: 'tiny',
+    taskQueue: `test-${Math.random().toString(36).slice(2, 8)}`,
+    maxParallel: 2,
+    segmentSteps: 20,
+    heartbeatTimeout: 10,
+    model: { family: 'mlp', ffn: 'plain', ffnMult: 2, inputDim: 8, outputDim: 4 },
+    data: { kind: 'teacher', valSize: 64 },
+    optim: { lr: 0.01, schedule: 'cosine', warmup: 0.05 },
+    training: { steps: 40, batchSize: 16, evalEvery: 10 },
+    measure: { metrics: ['exact', 'fat-0.01', 'ppl-1%'], primary: 'ppl-1%' },
+    grid: {
+      activation: ['relu', 'silu'],
+      size: [{ dModel: 16, nLayers: 2 }],
+      pruning: [{ schedule: 'none' }, { schedule: 'cubic', start: 0.25, end: 0.75, finalSparsity: 0.5, every: 5 }],
+      seed: [0],
+    },
+    ...overrides,
+  };
+  return validateSweep(input, 'test sweep');
+}
