@@ -102,6 +102,7 @@ const sweepSchema = z.strictObject({
     pruning: list(pruningSchema).default([pruningSchema.parse({ schedule: 'none' })]),
     seed: list(nonNegInt).default([0]),
     steps: list(posInt).default([]),
+    lr: list(z.number().positive('learning rate must be > 0')).default([]),
   }),
 });
 
@@ -177,7 +178,7 @@ export function validateSweep(raw: unknown, source = '<input>', overrides: { nam
     fail('measure.primary', `must be one of measure.metrics ${JSON.stringify(f.measure.metrics)} (got ${JSON.stringify(f.measure.primary)})`);
   }
   for (const [axis, values] of Object.entries(f.grid)) {
-    if (axis !== 'steps' && values.length === 0) fail(`grid.${axis}`, 'must list at least one value (the grid is empty)');
+    if (axis !== 'steps' && axis !== 'lr' && values.length === 0) fail(`grid.${axis}`, 'must list at least one value (the grid is empty)');
   }
 
   const m = f.model;
@@ -231,7 +232,7 @@ export function validateSweep(raw: unknown, source = '<input>', overrides: { nam
   f.grid.size.forEach((size, i) => {
     if (!('budget' in size)) return;
     try {
-      const run = runAt({ ...spec, grid: { ...spec.grid, size: [size], activation: [spec.grid.activation[0]], pruning: [spec.grid.pruning[0]], seed: [0], steps: [] } }, 0);
+      const run = runAt({ ...spec, grid: { ...spec.grid, size: [size], activation: [spec.grid.activation[0]], pruning: [spec.grid.pruning[0]], seed: [0], steps: [], lr: [] } }, 0);
       if (run.config.model.dModel < 1 || run.config.model.nLayers < 1) throw new Error('no valid shape');
     } catch (err) {
       fail(`grid.size[${i}]`, `cannot solve budget ${size.budget} at ratio ${size.ratio}: ${(err as Error).message}`);

@@ -1,7 +1,7 @@
 // Real services for integration tests: a Temporal dev server of the test's own (fresh
 // SQLite file, free port) and a fresh database on a real PostgreSQL. No mocks.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -36,6 +36,7 @@ async function adminUrl(): Promise<string> {
   } catch {
     fallbackAdmin ??= (async () => {
       const home = mkdtempSync(path.join(os.tmpdir(), 'sparsity-pg-'));
+      chmodSync(home, 0o755);
       const server = await startEmbeddedPostgres({ home, port: await freePort(56000) });
       process.once('exit', () => rmSync(home, { recursive: true, force: true }));
       return server.databaseUrl.replace(/\/sparsity$/, '/postgres');
@@ -66,6 +67,8 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
 
 export async function startTestStack(opts: { embeddedPostgres?: boolean } = {}): Promise<TestStack & { pg?: { stop(): Promise<void>; start(): Promise<void> } }> {
   const home = mkdtempSync(path.join(os.tmpdir(), 'sparsity-test-'));
+  // As root, the embedded PostgreSQL runs as the `postgres` user, which must reach its data dir.
+  chmodSync(home, 0o755);
   let databaseUrl: string;
   let dropDb: () => Promise<void> = async () => undefined;
   let pgCtl: { stop(): Promise<void>; start(): Promise<void> } | undefined;

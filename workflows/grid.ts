@@ -16,10 +16,13 @@ export interface PlannedRun {
 
 type GridAxis = keyof SweepSpec['grid'];
 /** Innermost axis last: consecutive runs differ by seed first, so early results span the grid. */
-const AXES: GridAxis[] = ['activation', 'size', 'pruning', 'steps', 'seed'];
+const AXES: GridAxis[] = ['activation', 'size', 'pruning', 'steps', 'lr', 'seed'];
+/** Axes that may be left empty: the base value then stands. */
+const OPTIONAL_AXES: GridAxis[] = ['steps', 'lr'];
 
 function axisLength(spec: SweepSpec, axis: GridAxis): number {
-  return axis === 'steps' && spec.grid.steps.length === 0 ? 1 : spec.grid[axis].length;
+  const n = (spec.grid[axis] ?? []).length;
+  return n === 0 && OPTIONAL_AXES.includes(axis) ? 1 : n;
 }
 
 export function gridSize(spec: SweepSpec): number {
@@ -53,7 +56,7 @@ export function runAt(spec: SweepSpec, index: number): PlannedRun {
     throw new RangeError(`run index ${index} outside the sweep's ${total} runs`);
   }
   // Mixed-radix decoding of the index, innermost axis last.
-  const pick: Record<GridAxis, number> = { activation: 0, size: 0, pruning: 0, steps: 0, seed: 0 };
+  const pick: Record<GridAxis, number> = { activation: 0, size: 0, pruning: 0, steps: 0, lr: 0, seed: 0 };
   let rest = index;
   for (let a = AXES.length - 1; a >= 0; a--) {
     const axis = AXES[a];
@@ -65,18 +68,21 @@ export function runAt(spec: SweepSpec, index: number): PlannedRun {
   const model = resolveModel({ ...spec.base.model, activation }, spec.grid.size[pick.size]);
   const pruning = spec.grid.pruning[pick.pruning];
   const steps = spec.grid.steps.length === 0 ? spec.base.training.steps : spec.grid.steps[pick.steps];
+  const lrs = spec.grid.lr ?? [];
+  const lr = lrs.length === 0 ? spec.base.optim.lr : lrs[pick.lr];
   const seed = spec.grid.seed[pick.seed];
   const config: RunConfig = {
     model,
     data: spec.base.data,
-    optim: spec.base.optim,
+    optim: { ...spec.base.optim, lr },
     training: { ...spec.base.training, steps },
     pruning,
     measure: spec.base.measure,
     seed,
   };
   const stepsPart = spec.grid.steps.length > 1 ? ` T${steps}` : '';
-  const label = `${activation} d${model.dModel} L${model.nLayers} ${pruningLabel(pruning)}${stepsPart} s${seed}`;
+  const lrPart = lrs.length > 1 ? ` lr${lr}` : '';
+  const label = `${activation} d${model.dModel} L${model.nLayers} ${pruningLabel(pruning)}${stepsPart}${lrPart} s${seed}`;
   return { index, key: hashJson(config), label, config };
 }
 

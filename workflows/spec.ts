@@ -126,5 +126,7 @@ export interface SweepSpec {
     seed: number[];
     /** Token budgets expressed as training steps; empty = base.training.steps. */
     steps: number[];
+    /** Peak learning rates; empty = base.optim.lr. */
+    lr: number[];
   };
 }

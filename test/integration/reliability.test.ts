@@ -1,0 +1,193 @@
+// Fault injection with real processes: kill -9 a worker mid-segment, kill the Temporal
+// server, restart PostgreSQL, cancel, pause/resume, a diverging run. Each proves that no
+// stored point is lost or duplicated and that results equal an undisturbed run's.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startLocalWorkers } from '../../cli/stack';
+import { submitSweep, sweepStatus, waitForSweep } from '../../cli/sweeps';
+import type { Db } from '../../db/connect';
+import { pauseSignal, resumeSignal } from '../../workflows/sweep';
+import { killGroup, runCli, spawnWorker, startTestStack, until, type TestStack } from '../harness';
+import { tinySweep } from '../sweeps';
+
+type PointRow = { step: number; tokens: number; train_loss: number; val_loss: number; activation_ratio: number | null; nonzero_params: number };
+
+async function pointsByRun(db: Db, sweepId: string): Promise<Map<number, PointRow[]>> {
+  const rows = await db
+    .selectFrom('run_points')
+    .innerJoin('runs', 'runs.id', 'run_points.run_id')
+    .select(['runs.run_index', 'run_points.step', 'run_points.tokens', 'run_points.train_loss', 'run_points.val_loss', 'run_points.activation_ratio', 'run_points.nonzero_params'])
+    .where('runs.sweep_id', '=', sweepId)
+    .orderBy('runs.run_index')
+    .orderBy('run_points.step')
+    .execute();
+  const out = new Map<number, PointRow[]>();
+  for (const r of rows) {
+    const { run_index, ...point } = r;
+    out.set(run_index, [...(out.get(run_index) ?? []), point]);
+  }
+  return out;
+}
+
+function assertEvalSteps(points: Map<number, PointRow[]>, steps: number, every: number, runs: number) {
+  const want = Array.from({ length: Math.ceil(steps / every) }, (_, i) => Math.min(steps, (i + 1) * every));
+  assert.equal(points.size, runs);
+  for (const [run, ps] of points) assert.deepEqual(ps.map((p) => p.step), want, `run ${run}: every eval point exactly once`);
+}
+
+const longer = (name: string, taskQueue?: string) =>
+  tinySweep({
+    name,
+    ...(taskQueue ? { taskQueue } : {}),
+    maxParallel: 2,
+    segmentSteps: 400,
+    training: { steps: 400, batchSize: 32, evalEvery: 20 },
+    measure: { metrics: ['exact'], primary: 'exact' },
+    grid: { activation: ['relu', 'silu'], size: [{ dModel: 32, nLayers: 2 }], seed: [0] },
+  });
+
+describe('reliability (real processes, real servers)', () => {
+  let stack: TestStack & { pg?: { stop(): Promise<void>; start(): Promise<void> } };
+
+  before(async () => {
+    stack = await startTestStack({ embeddedPostgres: true });
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  it('a worker killed with kill -9 mid-segment costs a few steps, never a point: results equal an undisturbed run', async () => {
+    const spec = longer('killed');
+    const first = spawnWorker(stack.endpoints, ['--task-queue', spec.taskQueue, '--slots', '2']);
+    const { sweepId } = await submitSweep(stack.db, stack.client, spec);
+    // Wait until both runs have committed some points but are far from done.
+    await until('points committed mid-run', async () => {
+      const p = await pointsByRun(stack.db, sweepId);
+      return p.size === 2 && [...p.values()].every((ps) => ps.length >= 3);
+    });
+    killGroup(first);
+    const killedAt = await pointsByRun(stack.db, sweepId);
+    assert.ok([...killedAt.values()].every((ps) => ps.length < 20), 'killed before the end');
+    const second = spawnWorker(stack.endpoints, ['--task-queue', spec.taskQueue, '--slots', '2']);
+    try {
+      const final = await waitForSweep(stack.db, stack.client, sweepId);
+      assert.equal(final.status, 'completed');
+      assert.equal(final.runs.completed, 2);
+      const disturbed = await pointsByRun(stack.db, sweepId);
+      assertEvalSteps(disturbed, 400, 20, 2);
+      const runs = await stack.db.selectFrom('runs').select(['worker', 'run_index']).where('sweep_id', '=', sweepId).execute();
+      assert.ok(runs.every((r) => r.worker && !r.worker.includes(`:${first.pid}/`)), 'finished by the second worker');
+
+      // The same sweep, undisturbed, under another name: identical points, bit for bit.
+      const again = await submitSweep(stack.db, stack.client, { ...spec, name: 'undisturbed' });
+      const clean = await waitForSweep(stack.db, stack.client, again.sweepId);
+      assert.equal(clean.status, 'completed');
+      assert.deepEqual(await pointsByRun(stack.db, again.sweepId), disturbed);
+    } finally {
+      killGroup(second);
+    }
+  });
+
+  it('the Temporal server killed and restarted mid-sweep: the sweep completes, nothing lost', async () => {
+    const spec = longer('temporal-restart');
+    const workers = startLocalWorkers(stack.endpoints, { taskQueue: spec.taskQueue, slots: 2 });
+    try {
+      const { sweepId } = await submitSweep(stack.db, stack.client, spec);
+      await until('points committed', async () => {
+        const p = await pointsByRun(stack.db, sweepId);
+        return [...p.values()].some((ps) => ps.length >= 2);
+      });
+      await stack.restartTemporal();
+      const final = await waitForSweep(stack.db, stack.client, sweepId);
+      assert.equal(final.status, 'completed');
+      assertEvalSteps(await pointsByRun(stack.db, sweepId), 400, 20, 2);
+    } finally {
+      await workers.stop();
+    }
+  });
+
+  it('PostgreSQL restarted mid-sweep: activities retry, nothing lost or duplicated', async () => {
+    const spec = longer('pg-restart');
+    const workers = startLocalWorkers(stack.endpoints, { taskQueue: spec.taskQueue, slots: 2 });
+    try {
+      const { sweepId } = await submitSweep(stack.db, stack.client, spec);
+      await until('points committed', async () => {
+        const p = await pointsByRun(stack.db, sweepId);
+        return [...p.values()].some((ps) => ps.length >= 2);
+      });
+      await stack.pg?.stop();
+      await new Promise((r) => setTimeout(r, 3000));
+      await stack.pg?.start();
+      const final = await waitForSweep(stack.db, stack.client, sweepId);
+      assert.equal(final.status, 'completed', JSON.stringify(final.runsDetail.map((r) => r.error)));
+      assertEvalSteps(await pointsByRun(stack.db, sweepId), 400, 20, 2);
+    } finally {
+      await workers.stop();
+    }
+  });
+
+  it('pause holds new runs back, resume continues; cancel stops every run within the heartbeat timeout', async () => {
+    const spec = tinySweep({
+      name: 'steer',
+      maxParallel: 1,
+      heartbeatTimeout: 10,
+      training: { steps: 2000, batchSize: 32, evalEvery: 50 },
+      segmentSteps: 2000,
+      measure: { metrics: ['exact'], primary: 'exact' },
+      grid: { activation: ['relu'], size: [{ dModel: 32, nLayers: 2 }], seed: [0, 1, 2] },
+    });
+    const workers = startLocalWorkers(stack.endpoints, { taskQueue: spec.taskQueue, slots: 1 });
+    const env = { TEMPORAL_ADDRESS: stack.endpoints.temporalAddress, DATABASE_URL: stack.endpoints.databaseUrl };
+    try {
+      const { sweepId, workflowId } = await submitSweep(stack.db, stack.client, spec);
+      await until('the first run running', async () => (await sweepStatus(stack.db, undefined, sweepId)).runs.running === 1);
+      await stack.client.workflow.getHandle(workflowId).signal(pauseSignal);
+      const paused = await runCli(['status', sweepId, '--json'], env);
+      assert.equal(JSON.parse(paused.stdout).status, 'paused');
+      await new Promise((r) => setTimeout(r, 4000));
+      const held = await sweepStatus(stack.db, undefined, sweepId);
+      assert.equal(held.runs.pending, 2, 'no new run starts while paused');
+      await stack.client.workflow.getHandle(workflowId).signal(resumeSignal);
+
+      // Cancel through the CLI while the runs are in flight.
+      const t0 = Date.now();
+      const cancel = await runCli(['cancel', sweepId, '--json'], env);
+      assert.equal(cancel.code, 0, cancel.stderr);
+      assert.equal(JSON.parse(cancel.stdout).status, 'cancelled');
+      const s = await sweepStatus(stack.db, undefined, sweepId);
+      assert.equal(s.runs.cancelled + s.runs.completed, 3);
+      assert.ok(s.runs.cancelled >= 2);
+      assert.ok(Date.now() - t0 < (spec.heartbeatTimeoutSeconds + 10) * 1000, 'within the heartbeat timeout');
+
+      // The slot is free again: a new sweep on the same queue runs at once.
+      const next = await submitSweep(stack.db, stack.client, { ...tinySweep({ name: 'after-cancel' }), taskQueue: spec.taskQueue });
+      const done = await waitForSweep(stack.db, stack.client, next.sweepId);
+      assert.equal(done.status, 'completed');
+    } finally {
+      await workers.stop();
+    }
+  });
+
+  it('a diverging run is marked failed with its reason; the sweep goes on', async () => {
+    const spec = tinySweep({
+      name: 'diverge',
+      optim: { lr: 0.01, gradClip: 0 },
+      measure: { metrics: ['exact'], primary: 'exact' },
+      grid: { activation: ['relu'], size: [{ dModel: 16, nLayers: 2 }], lr: [0.01, 1e38] },
+    });
+    const workers = startLocalWorkers(stack.endpoints, { taskQueue: spec.taskQueue, slots: 2 });
+    try {
+      const { sweepId } = await submitSweep(stack.db, stack.client, spec);
+      const final = await waitForSweep(stack.db, stack.client, sweepId);
+      assert.equal(final.status, 'completed');
+      const byLabel = new Map(final.runsDetail.map((r) => [r.label, r]));
+      const good = [...byLabel.values()].find((r) => r.label.includes('lr0.01'));
+      const bad = [...byLabel.values()].find((r) => r.label.includes('lr1e+38'));
+      assert.equal(good?.status, 'completed');
+      assert.equal(bad?.status, 'failed');
+      assert.match(bad?.error ?? '', /loss became (NaN|Infinity|-Infinity) at step \d+/);
+    } finally {
+      await workers.stop();
+    }
+  });
+});
