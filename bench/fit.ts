@@ -11,6 +11,7 @@
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { projectRoot } from '../cli/paths';
 import { epochGrid } from '../analysis/chinchilla';
 import { fitPointsFromFile } from '../analysis/dataFile';
 
@@ -32,7 +33,7 @@ export interface BenchFitOptions {
 export interface BenchSide { seconds: number; objective: number; params?: Record<string, number> }
 export interface BenchFitResult { ours: BenchSide; scipy: BenchSide; speedup: number; starts: number; n: number }
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = projectRoot();
 
 function ensurePython(log: (s: string) => void): string {
   const venv = path.join(ROOT, '.sparsity', 'venv-bench');
@@ -61,7 +62,7 @@ export async function benchFit(opts: BenchFitOptions = {}): Promise<BenchFitResu
   if (!opts.skipScipy) {
     const py = opts.python ?? ensurePython(log);
     log(`scipy: ${grid.length} starts (this takes a while)…`);
-    const p = spawnSync(py, [path.join(__dirname, 'fit_scipy.py'), csv, '--stride', String(stride)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const p = spawnSync(py, [path.join(ROOT, 'bench', 'fit_scipy.py'), csv, '--stride', String(stride)], { encoding: 'utf8', maxBuffer: 1 << 24 });
     if (p.status !== 0) throw new Error(`fit_scipy.py failed (${p.status}): ${p.stderr}`);
     const out = JSON.parse(p.stdout.trim().split('\n').pop() ?? '{}') as { seconds: number; objective: number; params: Record<string, number> };
     scipy = { seconds: out.seconds, objective: out.objective, params: out.params };

@@ -8,6 +8,7 @@
 // MFU = model FLOP/s ÷ the best 1024³ float32 matMul rate measured on the same engine just before;
 // model FLOPs per token = 6·(linear weights + tied head d·V) + 12·L·T·d (attention scores and mixing,
 // full square as in nanoGPT's estimate).
+import { projectRoot } from '../cli/paths';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -87,7 +88,7 @@ function runTorch(steps: number, flopsTok: number): EngineFigures & { threads: n
   const out = execFileSync(
     torchPython(),
     [
-      path.join(__dirname, 'torch_reference.py'), '--tokens', brownTokensFile(m.vocabSize), '--steps', String(steps),
+      path.join(projectRoot(), 'bench', 'torch_reference.py'), '--tokens', brownTokensFile(m.vocabSize), '--steps', String(steps),
       '--d', String(m.dModel), '--layers', String(m.nLayers), '--heads', String(m.nHeads), '--ffn-mult', String(m.ffnMult),
       '--seq', String(m.seqLen), '--batch', String(REFERENCE_BATCH), '--vocab', String(m.vocabSize), '--activation', m.activation, '--threads', '2',
     ],

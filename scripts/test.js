@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// `npm test`: compile, then run every test file (unit first, then integration) with
-// node's test runner, one file at a time (integration tests start real servers).
+// `npm test`: type-check and compile (the integration tests run the compiled CLI as real
+// worker processes), then run every test file with node's test runner, one file at a time:
+// unit tests from source through tsx, integration tests (real servers) from dist/.
+//   npm test                 everything
+//   npm test -- unit         unit tests only (no servers)
+//   npm test -- sweep        files whose name contains "sweep"
 const { spawnSync } = require('node:child_process');
 const { readdirSync, existsSync } = require('node:fs');
 const path = require('node:path');
@@ -11,16 +15,18 @@ if (build.status !== 0) process.exit(build.status ?? 1);
 
 const only = process.argv.slice(2);
 const files = [];
-for (const dir of ['unit', 'integration']) {
-  const abs = path.join(root, 'dist', 'test', dir);
+for (const [dir, abs, ext] of [
+  ['unit', path.join(root, 'test', 'unit'), '.test.ts'],
+  ['integration', path.join(root, 'dist', 'test', 'integration'), '.test.js'],
+]) {
   if (!existsSync(abs)) continue;
   for (const f of readdirSync(abs).sort()) {
-    if (!f.endsWith('.test.js')) continue;
+    if (!f.endsWith(ext)) continue;
     if (only.length && !only.some((o) => f.includes(o) || dir === o)) continue;
     files.push(path.join(abs, f));
   }
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
   stdio: 'inherit',
   cwd: root,
 });

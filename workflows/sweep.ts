@@ -142,11 +142,19 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepProgress> {
       await continueAsNew<typeof SweepWorkflow>({ ...input, next, counts, paused });
     }
     const status = counts.completed > 0 || total === 0 ? 'completed' : 'failed';
-    await analysis.fitSweep({ sweepId });
+    let fitNote = '';
+    try {
+      const fits = await analysis.fitSweep({ sweepId });
+      fitNote = `; ${fits.length} laws fitted`;
+    } catch (err) {
+      // The runs are stored whatever happens here; `sparsity fit` can redo this later.
+      if (isCancellation(err)) throw err;
+      fitNote = `; fitting failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
     await book.setSweepStatus({
       sweepId,
       status,
-      message: `${counts.completed} completed, ${counts.failed} failed, ${counts.cancelled} cancelled`,
+      message: `${counts.completed} completed, ${counts.failed} failed, ${counts.cancelled} cancelled${fitNote}`,
     });
     return progress();
   } catch (err) {

@@ -1,13 +1,20 @@
 // Choosing and initialising the tfjs backend once per process.
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { projectRoot } from '../../cli/paths';
 import type { BackendName } from './types';
 import { installFastWasmKernels } from './wasmKernels';
 
 let active: BackendName | null = null;
 
+/** Where `scripts/tfjs-node/install.sh` puts tfjs-node built against PyPI's TensorFlow library. */
+function sideInstall(): string {
+  return process.env.SPARSITY_TFJS_NODE ?? path.join(projectRoot(), '.sparsity', 'tfjs-node', 'node_modules', '@tensorflow', 'tfjs-node');
+}
+
 /** Registers tfjs-node's native backend if the package loads (it registers itself as 'tensorflow'). */
 function tryNative(): boolean {
-  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node', sideInstall()]) {
     try {
       require(pkg);
       return tf.findBackend('tensorflow') != null;

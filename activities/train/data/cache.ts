@@ -1,13 +1,12 @@
 // Where derived data (trained tokenizers, tokenised corpora) is cached between processes.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { projectRoot } from '../../../cli/paths';
 
 /** `$SPARSITY_CACHE_DIR`, else `.sparsity/cache` at the repository root (found from this file). */
 export function cacheDir(): string {
   if (process.env.SPARSITY_CACHE_DIR) return process.env.SPARSITY_CACHE_DIR;
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return path.join(dir, '.sparsity', 'cache');
+  return path.join(projectRoot(), '.sparsity', 'cache');
 }
 
 /** Write atomically (temp file + rename), so concurrent workers never read a half-written cache. */
