@@ -11,7 +11,7 @@ import { NoServiceError, readEmbeddedEndpoints, redactUrl, removeEmbeddedEndpoin
 import path from 'node:path';
 import { projectRoot, sparsityHome } from './paths';
 import { startLocalWorkers, startStack } from './stack';
-import { queueHasPollers, signalSweep, submitSweep, sweepStatus, waitForSweep, type SweepStatusReport } from './sweeps';
+import { cancelSweep, queueHasPollers, requireSweep, signalSweep, submitSweep, sweepStatus, waitForSweep, type SweepStatusReport } from './sweeps';
 import { printStatus, printRuns, printTable, StatusDisplay } from './display';
 import { runReadOnlySql } from './sql';
 import { registerAnalysisCommands } from './analysisCommands';
@@ -217,11 +217,12 @@ Examples:
       .option('--json', 'one line of JSON on stdout')
       .action(async (sweepId: string, o: { json?: boolean }) => {
         await withServices({ temporal: true }, async ({ db, client }) => {
-          await signalSweep(db, client as Client, sweepId, action);
-          let status = action === 'pause' ? 'paused' : action === 'resume' ? 'running' : 'cancelling';
+          let status: string = action === 'pause' ? 'paused' : 'running';
           if (action === 'cancel') {
-            const s = await waitForSweep(db, client as Client, sweepId, undefined, 500);
-            status = s.status;
+            const spec = (await requireSweep(db, sweepId)).spec;
+            status = (await cancelSweep(db, client as Client, sweepId, (spec.heartbeatTimeoutSeconds + 15) * 1000)).status;
+          } else {
+            await signalSweep(db, client as Client, sweepId, action);
           }
           if (o.json) out({ sweepId, status });
           else out(`${sweepId}: ${status}`);

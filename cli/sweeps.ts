@@ -7,6 +7,7 @@ import { SA_SWEEP } from '../workflows/searchAttributes';
 import type { SweepSpec } from '../workflows/spec';
 import { SweepWorkflow, pauseSignal, progressQuery, resumeSignal, trainQueueOf, type SweepProgress } from '../workflows/sweep';
 import { UsageError } from './sweepFile';
+import { createBookkeeping } from '../activities/bookkeeping';
 
 export function sweepWorkflowId(sweepId: string): string {
   return `sweep-${sweepId}`;
@@ -235,6 +236,37 @@ export async function signalSweep(db: Db, client: Client, sweepId: string, actio
   if (action !== 'cancel') {
     await db.updateTable('sweeps').set({ status: action === 'pause' ? 'paused' : 'running' }).where('id', '=', sweepId).execute();
   }
+}
+
+/**
+ * Cancels a sweep: the workflow cancels its runs, which stop within the heartbeat timeout.
+ * If nothing processes the request in `graceMs` (no worker serves the queue), the workflow is
+ * terminated and its runs are marked cancelled here, so a cancel never hangs.
+ */
+export async function cancelSweep(db: Db, client: Client, sweepId: string, graceMs: number): Promise<SweepStatusReport> {
+  const sweep = await requireSweep(db, sweepId);
+  await signalSweep(db, client, sweepId, 'cancel');
+  const handle = client.workflow.getHandle(sweep.workflow_id);
+  const closed = await Promise.race([
+    handle.result().then(
+      () => true,
+      () => true,
+    ),
+    new Promise<false>((r) => setTimeout(() => r(false), graceMs)),
+  ]);
+  if (!closed) {
+    await handle.terminate('cancel requested but no worker processed it').catch(() => undefined);
+    await createBookkeeping(db).setSweepStatus({ sweepId, status: 'cancelled', message: 'cancelled (terminated: no worker processed the request)' });
+  } else {
+    // The workflow's own status update may still be in flight.
+    await until(async () => (await requireSweep(db, sweepId)).status === 'cancelled', 10_000);
+  }
+  return sweepStatus(db, undefined, sweepId);
+}
+
+async function until(fn: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
 }
 
 /** Waits until the sweep workflow closes; `onTick` sees the status every `everyMs`. */

@@ -1,0 +1,116 @@
+// The CLI as a user meets it: bad input refused before anything is written (exit 2, the
+// field and value named), unreachable services reported without a stack trace (exit 1).
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runCli, startTestStack, type TestStack } from '../harness';
+
+const good = `name: cli
+taskQueue: nobody-serves-this
+heartbeatTimeout: 5
+training: {steps: 20, evalEvery: 10}
+measure: {metrics: [exact], primary: exact}
+grid:
+  activation: [relu]
+  size: [{dModel: 8, nLayers: 1}]
+`;
+
+describe('CLI input and failure handling', () => {
+  let stack: TestStack;
+  let env: NodeJS.ProcessEnv;
+  let dir: string;
+  const countSweeps = async () => Number((await stack.db.selectFrom('sweeps').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+
+  before(async () => {
+    stack = await startTestStack();
+    env = { TEMPORAL_ADDRESS: stack.endpoints.temporalAddress, DATABASE_URL: stack.endpoints.databaseUrl, SPARSITY_HOME: stack.home };
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sparsity-cli-'));
+  });
+  after(async () => stack?.stop());
+
+  const bad: [string, string, RegExp][] = [
+    ['malformed YAML', 'name: x\ngrid: [\n', /malformed YAML/],
+    ['an unknown key', good + 'retries: 3\n', /\(top level\): unknown key "retries"/],
+    ['a negative size', good.replace('dModel: 8', 'dModel: -64'), /grid\.size\[0\]\.dModel: .*\(got -64\)/],
+    ['a zero learning rate', good + 'optim: {lr: 0}\n', /optim\.lr: learning rate must be > 0 \(got 0\)/],
+    ['an empty grid', good.replace('activation: [relu]', 'activation: []'), /grid\.activation: must list at least one value/],
+    ['sparsity outside [0, 1)', good + '  pruning: [{schedule: cubic, finalSparsity: 1.5}]\n', /grid\.pruning\[0\]\.finalSparsity: .*\(got 1\.5\)/],
+  ];
+  for (const [what, text, message] of bad) {
+    it(`refuses ${what}: exit 2, nothing written`, async () => {
+      const file = path.join(dir, `${what.replace(/\W+/g, '-')}.yaml`);
+      writeFileSync(file, text);
+      const before = await countSweeps();
+      const r = await runCli(['submit', file, '--json'], env);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      assert.equal(r.stdout, '');
+      assert.equal(await countSweeps(), before);
+    });
+  }
+
+  it('refuses a missing or unreadable file with exit 2', async () => {
+    const missing = await runCli(['submit', path.join(dir, 'nope.yaml')], env);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /cannot read sweep file .*nope\.yaml: no such file/);
+    if (process.getuid?.() !== 0) {
+      const locked = path.join(dir, 'locked.yaml');
+      writeFileSync(locked, good);
+      chmodSync(locked, 0o000);
+      assert.equal((await runCli(['submit', locked], env)).code, 2);
+    }
+  });
+
+  it('warns when no worker serves the task queue, instead of hanging silently', async () => {
+    const file = path.join(dir, 'good.yaml');
+    writeFileSync(file, good);
+    const r = await runCli(['submit', file, '--json'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /warning: no worker serves task queue "nobody-serves-this"/);
+    const { sweepId, runs } = JSON.parse(r.stdout);
+    assert.equal(runs, 1);
+    const cancel = await runCli(['cancel', sweepId, '--json'], env);
+    assert.equal(cancel.code, 0, cancel.stderr);
+    assert.equal(JSON.parse(cancel.stdout).status, 'cancelled');
+  });
+
+  it('reports an unreachable Temporal or database with exit 1 and no stack trace', async () => {
+    const file = path.join(dir, 'good.yaml');
+    writeFileSync(file, good);
+    const noTemporal = await runCli(['submit', file], { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    assert.equal(noTemporal.code, 1);
+    assert.match(noTemporal.stderr, /cannot reach Temporal at 127\.0\.0\.1:1/);
+    assert.doesNotMatch(noTemporal.stderr, /\n\s+at /);
+
+    const noDb = await runCli(['runs', 'x'], { ...env, DATABASE_URL: 'postgres://sparsity:secret-pw@127.0.0.1:1/none' });
+    assert.equal(noDb.code, 1);
+    assert.match(noDb.stderr, /cannot reach the database at postgres:\/\/sparsity:\*\*\*@127\.0\.0\.1:1\/none/);
+    assert.doesNotMatch(noDb.stderr, /secret-pw/, 'credentials never printed');
+    assert.doesNotMatch(noDb.stderr, /\n\s+at /);
+  });
+
+  it('honours sslmode in DATABASE_URL', async () => {
+    const u = new URL(stack.endpoints.databaseUrl);
+    u.searchParams.set('sslmode', 'require');
+    const r = await runCli(['sql', 'select 1 as one', '--json'], { ...env, DATABASE_URL: u.toString() });
+    // This machine's server has SSL off: the demand for it must be refused, not ignored.
+    if (r.code === 0) assert.deepEqual(JSON.parse(r.stdout), [{ one: 1 }]);
+    else assert.match(r.stderr, /SSL/i);
+  });
+
+  it('names an unknown sweep and exits 2', async () => {
+    const r = await runCli(['status', 'no-such-sweep', '--json'], env);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /no sweep with id "no-such-sweep"/);
+  });
+
+  it('keeps stdout for data: sql --json is one JSON line', async () => {
+    const r = await runCli(['sql', "select 'a' as x union all select 'b'", '--json'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), [{ x: 'a' }, { x: 'b' }]);
+    assert.equal(r.stdout.trim().split('\n').length, 1);
+  });
+});
