@@ -9,6 +9,7 @@
 // model FLOPs per token = 6·(linear weights + tied head d·V) + 12·L·T·d (attention scores and mixing,
 // full square as in nanoGPT's estimate).
 import { projectRoot } from '../cli/paths';
+import type { BackendName } from '../activities/train/types';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -27,13 +28,16 @@ export const REFERENCE_BATCH = 16;
 export interface EngineFigures {
   tokensPerSec: number;
   secondsPerStep: number;
-  /** Best 1024³ matMul GFLOP/s on this engine: the peak MFU is quoted against. */
+  /** Best 1024³ matMul GFLOP/s on this engine. */
   peakGflops: number;
+  /** Model FLOPs utilisation against `machinePeakGflops` (the same yardstick for both engines). */
   mfu: number;
 }
 
 export interface BenchTrainResult {
   model: TransformerModelConfig & { batchSize: number; params: number; flopsPerToken: number };
+  /** The better of the two engines' matmul peaks: what this machine reaches. */
+  machinePeakGflops: number;
   ours: EngineFigures & { backend: string; threads: number; rssMiB: number };
   pytorch: (EngineFigures & { threads: number; version: string }) | null;
   /** ours / pytorch tokens per second; null when PyTorch could not run. */
@@ -101,7 +105,7 @@ function runTorch(steps: number, flopsTok: number): EngineFigures & { threads: n
   };
 }
 
-export async function benchTrain(opts: { steps?: number; json?: boolean; torch?: boolean; threads?: number } = {}): Promise<BenchTrainResult> {
+export async function benchTrain(opts: { steps?: number; json?: boolean; torch?: boolean; threads?: number; backend?: BackendName } = {}): Promise<BenchTrainResult> {
   const steps = opts.steps ?? 5;
   // PyTorch gets 2 threads; so do we (the second microbatch runs in a worker thread, see shards.ts).
   const threads = opts.threads ?? 2;
@@ -109,7 +113,7 @@ export async function benchTrain(opts: { steps?: number; json?: boolean; torch?:
   const log = (msg: string) => {
     if (!opts.json) process.stderr.write(`${msg}\n`);
   };
-  const backend = await initBackend();
+  const backend = await initBackend(opts.backend);
   const flopsTok = flopsPerToken(REFERENCE_MODEL);
   const trainer = await createTrainer(referenceConfig(steps));
   log(`ours (${backend}): warming up…`);
@@ -139,10 +143,14 @@ export async function benchTrain(opts: { steps?: number; json?: boolean; torch?:
       pytorchError = err instanceof Error ? err.message : String(err);
     }
   }
+  // One yardstick for both: the best matmul rate either engine reached on this machine.
+  const machinePeak = Math.max(ours.peakGflops, pytorch?.peakGflops ?? 0);
+  const mfu = (tokensPerSec: number) => (tokensPerSec * flopsTok) / (machinePeak * 1e9);
   return {
     model: { ...REFERENCE_MODEL, batchSize: REFERENCE_BATCH, params: countParams(REFERENCE_MODEL).total, flopsPerToken: flopsTok },
-    ours,
-    pytorch,
+    machinePeakGflops: machinePeak,
+    ours: { ...ours, mfu: mfu(ours.tokensPerSec) },
+    pytorch: pytorch ? { ...pytorch, mfu: mfu(pytorch.tokensPerSec) } : null,
     ratio: pytorch ? ours.tokensPerSec / pytorch.tokensPerSec : null,
     ...(pytorchError ? { pytorchError } : {}),
   };

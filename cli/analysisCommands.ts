@@ -113,10 +113,11 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .option('--steps <n>', 'timed steps', ctx.intArg('--steps'), 5)
     .option('--threads <n>', 'threads for both engines', ctx.intArg('--threads'), 2)
     .option('--no-torch', 'skip PyTorch')
+    .addOption(new Option('--backend <b>', 'our backend (default: the fastest available)').choices(['tensorflow', 'wasm', 'cpu']))
     .option('--json', 'one line of JSON on stdout')
-    .action(async (o: { steps: number; threads: number; torch: boolean; json?: boolean }) => {
+    .action(async (o: { steps: number; threads: number; torch: boolean; backend?: 'tensorflow' | 'wasm' | 'cpu'; json?: boolean }) => {
       const { benchTrain } = await import('../bench/train');
-      const r = await benchTrain({ steps: o.steps, threads: o.threads, torch: o.torch, json: o.json });
+      const r = await benchTrain({ steps: o.steps, threads: o.threads, torch: o.torch, json: o.json, backend: o.backend });
       ctx.out(o.json ? r : JSON.stringify(r, null, 2));
     });
   bench
