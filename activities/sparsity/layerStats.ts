@@ -13,10 +13,14 @@
 // gives the layer's exact CETT(τ) curve at every distinct contribution value: a threshold search then
 // never touches the activations again.
 //
-// Cost: the accumulation is one T·F·D multiply-add pass in plain JS (about 1 s per layer for 512 tokens with
-// dFF = 1024, dModel = 256). Above `curveTokens` tokens the CETT curve is built from an evenly strided
+// Cost: the accumulation is one T·F·D multiply-add pass over the non-zero contributions, run by a small
+// hand-assembled WebAssembly SIMD kernel (./curveKernel; float64, the same arithmetic as the plain-JS loop
+// it falls back to). Every per-token and pooled array is typed and built once per layer; the metrics
+// only read them. Above `curveTokens` tokens the CETT curve is built from an evenly strided
 // sample of that many tokens (the thresholds are then estimates); activation ratios and dead-neuron
 // counts at the chosen thresholds are always counted over all tokens.
+
+import { prefixNorms } from './curveKernel';
 
 export interface Cut {
   /** Number of pooled (token, neuron) pairs dropped, 0..T·F. */
@@ -33,11 +37,11 @@ export interface Cut {
 export const DEFAULT_CURVE_TOKENS = 512;
 
 interface Orders {
-  /** Per token, neuron indices sorted by ascending contribution: order[t·F + j]. */
+  /** Per token, neuron indices sorted by ascending contribution (ties by index): order[t·F + j]. */
   order: Uint32Array;
   /** Per token, the sorted contributions. */
   sorted: Float32Array;
-  /** Per token, the number of neurons with c > 0. */
+  /** Per token, the number of neurons with c > 0 (they are the last `positive[t]` of its order). */
   positive: Uint32Array;
 }
 
@@ -65,9 +69,12 @@ export class LayerStats {
   readonly dModel: number;
   /** ‖W_down[i,:]‖ per neuron. */
   readonly rowNorm: Float64Array;
+  private contrib: Float32Array | null = null;
   private orders: Orders | null = null;
   private curves: Curves | null = null;
-  private readonly ratioCache = new Map<number, number>();
+  private maxC: number | null = null;
+  /** Activation counts at a cut, keyed by its `activeFrom` (every token, not only the curve sample). */
+  private readonly countCache = new Map<number, { ratio: number; perNeuron: Uint32Array }>();
 
   constructor(
     /** [T, F] row-major. */
@@ -100,6 +107,19 @@ export class LayerStats {
     return Math.fround(Math.abs(this.h[t * this.neurons + i]) * this.rowNorm[i]);
   }
 
+  /** Every c_ti as float32, [T, F] row-major (computed once). */
+  contributions(): Float32Array {
+    if (this.contrib !== null) return this.contrib;
+    const { tokens: T, neurons: F, h, rowNorm } = this;
+    const c = new Float32Array(T * F);
+    for (let t = 0; t < T; t++) {
+      const base = t * F;
+      for (let i = 0; i < F; i++) c[base + i] = Math.abs(h[base + i]) * rowNorm[i];
+    }
+    this.contrib = c;
+    return c;
+  }
+
   /** Mean over tokens of the fraction of neurons with pred(h_ti) true, and per-neuron active counts. */
   countActive(pred: (h: number, t: number, i: number) => boolean): { ratio: number; perNeuron: Uint32Array } {
     const { tokens: T, neurons: F, h } = this;
@@ -113,6 +133,23 @@ export class LayerStats {
         }
       }
     }
+    return { ratio: T * F === 0 ? 0 : total / (T * F), perNeuron };
+  }
+
+  /** `countActive` for |h| > eps (eps < 0: h ≠ 0, the `exact` rule), without a callback per pair. */
+  countAbove(eps: number | null): { ratio: number; perNeuron: Uint32Array } {
+    const { tokens: T, neurons: F, h } = this;
+    const perNeuron = new Uint32Array(F);
+    let total = 0;
+    for (let t = 0; t < T; t++) {
+      const base = t * F;
+      if (eps === null) {
+        for (let i = 0; i < F; i++) if (h[base + i] !== 0) perNeuron[i]++;
+      } else {
+        for (let i = 0; i < F; i++) if (Math.abs(h[base + i]) > eps) perNeuron[i]++;
+      }
+    }
+    for (let i = 0; i < F; i++) total += perNeuron[i];
     return { ratio: T * F === 0 ? 0 : total / (T * F), perNeuron };
   }
 
@@ -130,11 +167,14 @@ export class LayerStats {
     for (let t = 0; t < T; t++) {
       const kept = Math.min(kk, o.positive[t]);
       active += kept;
-      for (let j = F - kept; j < F; j++) perNeuron[o.order[t * F + j]]++;
+      const base = t * F;
+      for (let j = F - kept; j < F; j++) perNeuron[o.order[base + j]]++;
     }
     let err = 0;
+    const delta = c.delta;
     for (let s = 0; s < c.sample.length; s++) {
-      for (let j = 0; j < F - kk; j++) err += c.delta[s * F + j];
+      const base = s * F;
+      for (let j = 0; j < F - kk; j++) err += delta[base + j];
     }
     return {
       ratio: T * F === 0 ? 0 : active / (T * F),
@@ -178,55 +218,77 @@ export class LayerStats {
     const c = this.ensureCurves();
     const N = c.keys.length;
     if (c.sample.length === this.tokens) return N === 0 ? 0 : (N - cut.k) / N;
-    let r = this.ratioCache.get(cut.k);
-    if (r === undefined) {
-      r = this.countActive((_h, t, i) => this.contribution(t, i) >= cut.activeFrom).ratio;
-      this.ratioCache.set(cut.k, r);
-    }
-    return r;
+    return this.countAtLeast(cut.activeFrom).ratio;
   }
 
   /** Largest contribution over all tokens. */
   maxContribution(): number {
+    if (this.maxC !== null) return this.maxC;
     const o = this.ensureOrders();
     const F = this.neurons;
     let m = 0;
     for (let t = 0; t < this.tokens; t++) m = Math.max(m, o.sorted[t * F + F - 1]);
+    this.maxC = m;
     return m;
   }
 
   /** Per-neuron count of tokens with c_ti ≥ activeFrom. */
   activeCountsAt(cut: Cut): Uint32Array {
-    return this.countActive((_h, t, i) => this.contribution(t, i) >= cut.activeFrom).perNeuron;
+    // A copy: the cached counts must not be changed by a caller.
+    return this.countAtLeast(cut.activeFrom).perNeuron.slice();
+  }
+
+  /** Ratio and per-neuron counts of pairs with c ≥ activeFrom, over every token (cached per threshold). */
+  private countAtLeast(activeFrom: number): { ratio: number; perNeuron: Uint32Array } {
+    let r = this.countCache.get(activeFrom);
+    if (r !== undefined) return r;
+    const { tokens: T, neurons: F } = this;
+    const c = this.contributions();
+    const perNeuron = new Uint32Array(F);
+    for (let t = 0; t < T; t++) {
+      const base = t * F;
+      for (let i = 0; i < F; i++) if (c[base + i] >= activeFrom) perNeuron[i]++;
+    }
+    let total = 0;
+    for (let i = 0; i < F; i++) total += perNeuron[i];
+    r = { ratio: T * F === 0 ? 0 : total / (T * F), perNeuron };
+    this.countCache.set(activeFrom, r);
+    return r;
   }
 
   private ensureOrders(): Orders {
     if (this.orders !== null) return this.orders;
-    const { tokens: T, neurons: F, h, rowNorm } = this;
+    const { tokens: T, neurons: F } = this;
+    const cAll = this.contributions();
     const order = new Uint32Array(T * F);
     const sorted = new Float32Array(T * F);
     const positive = new Uint32Array(T);
     // Per-token sort by contribution: pack (float32 bits of c, neuron index) into one exact float64, so
-    // the native numeric sort does it (bits < 2^31 for c ≥ 0, index < 2^shift, 31 + shift ≤ 53).
+    // the native numeric sort does it (bits < 2^31 for c ≥ 0, index < 2^shift, 31 + shift ≤ 53). The
+    // zero contributions come first in index order (their packed key is the index), so only the
+    // positive ones are sorted.
     const shift = Math.max(1, Math.ceil(Math.log2(F + 1)));
     if (31 + shift > 53) throw new Error(`dFF = ${F} is too large for the contribution sort`);
     const scale = 2 ** shift;
-    const f32 = new Float32Array(1);
-    const u32 = new Uint32Array(f32.buffer);
+    const bits = new Uint32Array(cAll.buffer, cAll.byteOffset, cAll.length);
     const packed = new Float64Array(F);
     for (let t = 0; t < T; t++) {
       const base = t * F;
+      let zeros = 0;
+      let n = 0;
       for (let i = 0; i < F; i++) {
-        f32[0] = Math.abs(h[base + i]) * rowNorm[i];
-        packed[i] = u32[0] * scale + i;
+        const b = bits[base + i];
+        if (b === 0) order[base + zeros++] = i;
+        else packed[n++] = b * scale + i;
       }
-      packed.sort();
+      const view = packed.subarray(0, n);
+      view.sort();
       let pos = 0;
-      for (let j = 0; j < F; j++) {
-        const i = packed[j] % scale;
-        order[base + j] = i;
-        const key = this.contribution(t, i);
-        sorted[base + j] = key;
+      for (let j = 0; j < n; j++) {
+        const i = view[j] % scale;
+        const key = cAll[base + i];
+        order[base + zeros + j] = i;
+        sorted[base + zeros + j] = key;
         if (key > 0) pos++;
       }
       positive[t] = pos;
@@ -237,42 +299,39 @@ export class LayerStats {
 
   private ensureCurves(): Curves {
     if (this.curves !== null) return this.curves;
-    const { tokens: T, neurons: F, dModel: D, h, wDown } = this;
+    const { tokens: T, neurons: F, dModel: D, h } = this;
     const o = this.ensureOrders();
     const S = Math.min(T, Math.max(1, Math.floor(this.curveTokens)));
     const sample = new Uint32Array(S);
     for (let s = 0; s < S; s++) sample[s] = Math.floor((s * T) / S);
     const N = S * F;
-    const delta = new Float64Array(N);
     const keys = new Float32Array(N);
-    const acc = new Float64Array(D);
-    const norms = new Float64Array(F + 1);
+    // Per sampled token: its sorted order and its signed h in that order, 0 where c is not > 0 (those
+    // neurons are skipped, as they add nothing).
+    const order = new Uint32Array(N);
+    const hs = new Float64Array(N);
+    for (let s = 0; s < S; s++) {
+      const base = sample[s] * F;
+      const row = s * F;
+      keys.set(o.sorted.subarray(base, base + F), row);
+      order.set(o.order.subarray(base, base + F), row);
+      for (let j = 0; j < F; j++) if (keys[row + j] > 0) hs[row + j] = h[base + order[row + j]];
+    }
+    // norms[s·F + j] = ‖Σ of the first j+1 neuron outputs of token s‖ (in ascending contribution order).
+    const norms = prefixNorms(this.wDown, F, D, order, hs, S);
+    const delta = new Float64Array(N);
     let live = 0;
     for (let s = 0; s < S; s++) {
-      const t = sample[s];
-      const base = t * F;
-      keys.set(o.sorted.subarray(base, base + F), s * F);
-      // Accumulate the neuron outputs in ascending contribution order: norms[j] = ‖Σ of the first j‖.
-      acc.fill(0);
-      norms[0] = 0;
-      for (let j = 0; j < F; j++) {
-        if (o.sorted[base + j] > 0) {
-          const i = o.order[base + j];
-          const hv = h[base + i];
-          const row = i * D;
-          let sq = 0;
-          for (let d = 0; d < D; d++) {
-            const a = acc[d] + hv * wDown[row + d];
-            acc[d] = a;
-            sq += a * a;
-          }
-          norms[j + 1] = Math.sqrt(sq);
-        } else norms[j + 1] = norms[j];
-      }
-      const outNorm = norms[F];
+      const row = s * F;
+      const outNorm = F === 0 ? 0 : norms[row + F - 1];
       if (outNorm > 0) {
         live++;
-        for (let j = 0; j < F; j++) delta[s * F + j] = (norms[j + 1] - norms[j]) / outNorm;
+        let prev = 0;
+        for (let j = 0; j < F; j++) {
+          const n = norms[row + j];
+          delta[row + j] = (n - prev) / outNorm;
+          prev = n;
+        }
       }
     }
 
@@ -287,13 +346,15 @@ export class LayerStats {
       sum += delta[e];
       cumCett[k + 1] = live === 0 ? 0 : sum / live;
     }
-    const cutList: number[] = [0];
-    for (let k = 1; k < N; k++) if (sortedKeys[k - 1] < sortedKeys[k]) cutList.push(k);
-    if (N > 0) cutList.push(N);
-    const cuts = Uint32Array.from(cutList);
-    const envelope = new Float64Array(cuts.length);
+    const cutBuf = new Uint32Array(N + 2);
+    let nCuts = 0;
+    cutBuf[nCuts++] = 0;
+    for (let k = 1; k < N; k++) if (sortedKeys[k - 1] < sortedKeys[k]) cutBuf[nCuts++] = k;
+    if (N > 0) cutBuf[nCuts++] = N;
+    const cuts = cutBuf.slice(0, nCuts);
+    const envelope = new Float64Array(nCuts);
     let m = -Infinity;
-    for (let q = 0; q < cuts.length; q++) {
+    for (let q = 0; q < nCuts; q++) {
       m = Math.max(m, cumCett[cuts[q]]);
       envelope[q] = m;
     }

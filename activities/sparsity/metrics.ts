@@ -163,9 +163,9 @@ class MeasureContext {
   measure(m: ParsedMetric): MetricResult {
     switch (m.kind) {
       case 'exact':
-        return this.ruleMetric(m.name, (h) => h !== 0);
+        return this.ruleMetric(m.name, null);
       case 'fat': {
-        const r = this.ruleMetric(m.name, (h) => Math.abs(h) > m.eps);
+        const r = this.ruleMetric(m.name, m.eps);
         r.summary.detail = { threshold: m.eps };
         return r;
       }
@@ -190,9 +190,10 @@ class MeasureContext {
     return n === 0 ? 0 : dead / n;
   }
 
-  private ruleMetric(name: string, pred: (h: number) => boolean): MetricResult {
+  /** `eps` null: h ≠ 0 (exact); else |h| > eps (FAT-ε). */
+  private ruleMetric(name: string, eps: number | null): MetricResult {
     const perLayer = this.stats.map((s) => {
-      const r = s.countActive(pred);
+      const r = s.countAbove(eps);
       return { ratio: r.ratio, perNeuron: () => r.perNeuron };
     });
     return { summary: { metric: name, activationRatio: mean(perLayer.map((l) => l.ratio)) }, perLayer };
