@@ -67,10 +67,11 @@ const sweepSchema = z.strictObject({
   segmentSteps: posInt.default(1000),
   heartbeatTimeout: z.number().positive().default(30),
   maxRuns: posInt.default(DEFAULT_MAX_RUNS),
-  model: modelSchema.default(modelSchema.parse({})),
+  // prefault: an omitted section is parsed as {}, so its own defaults apply.
+  model: modelSchema.prefault({}),
   data: z
     .strictObject({ kind: z.enum(['brown', 'teacher', 'random-labels']).optional(), valSize: posInt.default(256) })
-    .default({ valSize: 256 }),
+    .prefault({}),
   optim: z
     .strictObject({
       lr: z.number().positive('learning rate must be > 0').default(3e-3),
@@ -84,7 +85,7 @@ const sweepSchema = z.strictObject({
       eps: z.number().positive().default(1e-8),
       gradClip: z.number().min(0).default(1),
     })
-    .default({} as never),
+    .prefault({}),
   training: z.strictObject({
     steps: posInt,
     batchSize: posInt.default(32),
@@ -95,11 +96,11 @@ const sweepSchema = z.strictObject({
       metrics: z.array(z.string()).min(1).default(['exact', 'ppl-1%']),
       primary: z.string().default('ppl-1%'),
     })
-    .default({ metrics: ['exact', 'ppl-1%'], primary: 'ppl-1%' }),
+    .prefault({}),
   grid: z.strictObject({
     activation: list(z.enum(ACTIVATIONS)),
     size: list(sizeSchema),
-    pruning: list(pruningSchema).default([pruningSchema.parse({ schedule: 'none' })]),
+    pruning: list(pruningSchema).prefault([{ schedule: 'none' }]),
     seed: list(nonNegInt).default([0]),
     steps: list(posInt).default([]),
     lr: list(z.number().positive('learning rate must be > 0')).default([]),

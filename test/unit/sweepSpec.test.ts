@@ -31,6 +31,8 @@ describe('sweep file validation', () => {
     assert.equal(spec.taskQueue, 'sparsity');
     assert.equal(spec.base.measure.primary, 'ppl-1%');
     assert.equal(spec.base.data.kind, 'teacher');
+    assert.equal(spec.base.optim.lr, 3e-3, 'an omitted section still gets its defaults');
+    assert.equal(spec.base.optim.beta2, 0.95);
   });
 
   const cases: [string, string, RegExp][] = [
