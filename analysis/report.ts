@@ -83,6 +83,9 @@ export interface ReportInput {
 }
 
 type Spec = TopLevelSpec;
+
+/** An activation ratio lies in [0, 1]: a band from a poorly identified fit is cut there, not drawn to ±300. */
+const clampRatio = (v: number) => (Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : v);
 type Row = Record<string, string | number | null>;
 
 const FONT = 'DejaVu Sans';
@@ -184,7 +187,7 @@ export function activationVsTokensSpec(input: ReportInput): Spec | null {
       const lo = Math.min(...rp.map((p) => p.tokens)), hi = Math.max(...rp.map((p) => p.tokens));
       const xs = linspace(lo, hi, 80);
       for (const b of predictBand(f.result, xs.map((t) => t * scale))) {
-        curves.push({ run: name(f.runId), tokens: b.x / scale, fit: b.y, lo: b.lo, hi: b.hi, law: f.result.law });
+        curves.push({ run: name(f.runId), tokens: b.x / scale, fit: b.y, lo: clampRatio(b.lo), hi: clampRatio(b.hi), law: f.result.law });
       }
     }
     const color = { field: 'run', type: 'nominal' as const, title: 'run (size)', sort: { field: 'params' } };
@@ -226,7 +229,7 @@ export function widthDepthSpec(input: ReportInput): Spec | null {
   const f = input.widthDepthFit;
   if (f && f.status === 'ok') {
     const lo = Math.min(...pts.map((p) => p.ratio)), hi = Math.max(...pts.map((p) => p.ratio));
-    const band = predictBand(f, linspace(lo, hi, 120)).map((b) => ({ r: b.x, fit: b.y, lo: b.lo, hi: b.hi }));
+    const band = predictBand(f, linspace(lo, hi, 120)).map((b) => ({ r: b.x, fit: b.y, lo: clampRatio(b.lo), hi: clampRatio(b.hi) }));
     layers.push({ data: { values: band }, mark: { type: 'area', opacity: 0.15, color: '#444' }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } });
     layers.push({ data: { values: band }, mark: { type: 'line', color: '#333', strokeWidth: 2 }, encoding: { x, y: { field: 'fit', type: 'quantitative' } } });
     const bp = f.params.breakpoint;

@@ -39,6 +39,7 @@ export async function benchOrchestration(opts: { runs?: number; slots?: number; 
       maxParallel,
       segmentSteps: 1,
       maxRuns: Math.max(runs, 1),
+      continueAsNewEvery: opts.batch ?? 500,
       model: { family: 'mlp', ffn: 'plain', ffnMult: 1, inputDim: 4, outputDim: 2 },
       data: { kind: 'teacher', valSize: 8 },
       training: { steps: 1, batchSize: 4, evalEvery: 1 },

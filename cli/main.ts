@@ -13,7 +13,7 @@ import { projectRoot, sparsityHome } from './paths';
 import { startLocalWorkers, startStack } from './stack';
 import { cancelSweep, queueHasPollers, requireSweep, signalSweep, submitSweep, sweepStatus, waitForSweep, type SweepStatusReport } from './sweeps';
 import { printStatus, printRuns, printTable, StatusDisplay } from './display';
-import { runReadOnlySql } from './sql';
+import { runReadOnlySql, withDatabaseUrl } from './sql';
 import { registerAnalysisCommands } from './analysisCommands';
 import { runDemo } from './demo';
 
@@ -25,16 +25,26 @@ export async function withServices<T>(
   need: { temporal: boolean },
   fn: (s: { db: Db; client?: Client; endpoints: Endpoints }) => Promise<T>,
 ): Promise<T> {
-  const endpoints = resolveEndpoints();
-  let client: Client | undefined;
-  if (need.temporal) {
-    try {
-      client = await connectClient(endpoints);
-      await client.workflowService.getSystemInfo({});
-    } catch (e) {
-      throw new NoServiceError(`cannot reach Temporal at ${endpoints.temporalAddress}: ${(e as Error).message.split('\n')[0]}`);
-    }
+  if (!need.temporal) {
+    // Reading results needs only the database, embedded or not.
+    return withDatabaseUrl(err, (databaseUrl) => withConnections({ temporalAddress: '', namespace: 'default', databaseUrl }, undefined, fn));
   }
+  const endpoints = resolveEndpoints();
+  let client: Client;
+  try {
+    client = await connectClient(endpoints);
+    await client.workflowService.getSystemInfo({});
+  } catch (e) {
+    throw new NoServiceError(`cannot reach Temporal at ${endpoints.temporalAddress}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return withConnections(endpoints, client, fn);
+}
+
+async function withConnections<T>(
+  endpoints: Endpoints,
+  client: Client | undefined,
+  fn: (s: { db: Db; client?: Client; endpoints: Endpoints }) => Promise<T>,
+): Promise<T> {
   const db = connect(endpoints.databaseUrl, { max: 2 });
   try {
     try {
@@ -179,8 +189,15 @@ Examples:
     .option('--watch', 'keep the display live until the sweep ends')
     .option('--json', 'one line of JSON on stdout')
     .action(async (sweepId: string, o: { watch?: boolean; json?: boolean }) => {
-      await withServices({ temporal: false }, async ({ db, endpoints }) => {
-        const client = await connectClient(endpoints).catch(() => undefined);
+      await withServices({ temporal: false }, async ({ db }) => {
+        const temporal = (() => {
+          try {
+            return resolveEndpoints();
+          } catch {
+            return undefined;
+          }
+        })();
+        const client = temporal ? await connectClient(temporal).catch(() => undefined) : undefined;
         try {
           if (o.watch && !o.json && client) {
             const display = new StatusDisplay();

@@ -31,16 +31,24 @@ export async function queryReadOnly(databaseUrl: string, query: string, timeoutS
   }
 }
 
-export async function runReadOnlySql(query: string, timeoutSeconds: number, log: (m: string) => void): Promise<Row[]> {
+/**
+ * Runs `fn` with the database in use: DATABASE_URL, else a running `sparsity dev`'s, else the
+ * embedded PostgreSQL started just for this command (and stopped after).
+ */
+export async function withDatabaseUrl<T>(log: (m: string) => void, fn: (url: string) => Promise<T>): Promise<T> {
   const url = envEndpoints().databaseUrl ?? readEmbeddedEndpoints()?.databaseUrl;
-  if (url) return queryReadOnly(url, query, timeoutSeconds);
-  log('no running database: starting the embedded PostgreSQL for this query ...');
+  if (url) return fn(url);
+  log('no running database: starting the embedded PostgreSQL for this command ...');
   const server = await startEmbeddedPostgres({ home: sparsityHome() });
   try {
     const db = connect(server.databaseUrl, { max: 1 });
     await migrateToLatest(db).finally(() => db.destroy());
-    return await queryReadOnly(server.databaseUrl, query, timeoutSeconds);
+    return await fn(server.databaseUrl);
   } finally {
     await server.stop();
   }
+}
+
+export async function runReadOnlySql(query: string, timeoutSeconds: number, log: (m: string) => void): Promise<Row[]> {
+  return withDatabaseUrl(log, (url) => queryReadOnly(url, query, timeoutSeconds));
 }

@@ -67,6 +67,7 @@ const sweepSchema = z.strictObject({
   segmentSteps: posInt.default(1000),
   heartbeatTimeout: z.number().positive().default(30),
   maxRuns: posInt.default(DEFAULT_MAX_RUNS),
+  continueAsNewEvery: posInt.default(500),
   // prefault: an omitted section is parsed as {}, so its own defaults apply.
   model: modelSchema.prefault({}),
   data: z
@@ -189,6 +190,7 @@ export function validateSweep(raw: unknown, source = '<input>', overrides: { nam
     maxParallel: f.maxParallel,
     segmentSteps: f.segmentSteps,
     heartbeatTimeoutSeconds: f.heartbeatTimeout,
+    continueAsNewEvery: f.continueAsNewEvery,
     base: {
       model:
         family === 'mlp'

@@ -116,6 +116,8 @@ export interface SweepSpec {
   maxParallel: number;
   /** Runs whose training steps are split into activities of at most this many steps. */
   segmentSteps: number;
+  /** Runs the sweep workflow starts before it continues as new (keeps its history short). */
+  continueAsNewEvery?: number;
   /** A training slot silent for this long is presumed dead; its segment is retried elsewhere. */
   heartbeatTimeoutSeconds: number;
   base: Omit<RunConfig, 'seed'>;

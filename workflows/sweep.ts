@@ -66,7 +66,7 @@ export function trainQueueOf(taskQueue: string): string {
 export async function SweepWorkflow(input: SweepInput): Promise<SweepProgress> {
   const { sweepId, spec } = input;
   const total = gridSize(spec);
-  const batch = input.batch ?? 500;
+  const batch = input.batch ?? spec.continueAsNewEvery ?? 500;
   const counts: SweepCounts = { ...(input.counts ?? { completed: 0, failed: 0, cancelled: 0 }) };
   let next = input.next ?? 0;
   let paused = input.paused ?? false;
