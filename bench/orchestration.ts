@@ -26,7 +26,7 @@ export interface BenchOrchestrationResult {
   peakWorkerRssMiB: number;
 }
 
-export async function benchOrchestration(opts: { runs?: number; slots?: number; maxParallel?: number; batch?: number; log?: (m: string) => void } = {}): Promise<BenchOrchestrationResult> {
+export async function benchOrchestration(opts: { runs?: number; slots?: number; maxParallel?: number; batch?: number; progress?: boolean; log?: (m: string) => void } = {}): Promise<BenchOrchestrationResult> {
   const runs = opts.runs ?? 1000;
   const slots = opts.slots ?? 2;
   const maxParallel = opts.maxParallel ?? 16;
@@ -71,7 +71,7 @@ export async function benchOrchestration(opts: { runs?: number; slots?: number; 
     const t0 = performance.now();
     const { sweepId, workflowId } = await submitSweep(db, client, spec);
     log(`bench: ${runs} runs on ${slots} slots, maxParallel ${maxParallel} (${sweepId})`);
-    const final = await waitForSweep(db, client, sweepId, (s) => log(`  ${s.runs.completed}/${s.runs.total}`), 5000);
+    const final = await waitForSweep(db, client, sweepId, opts.progress ? (s) => log(`  ${s.runs.completed}/${s.runs.total}`) : undefined, 10_000);
     const seconds = (performance.now() - t0) / 1000;
     const sums = await db
       .selectFrom('runs')

@@ -141,7 +141,7 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .option('--json', 'one line of JSON on stdout')
     .action(async (o: { runs: number; slots: number; maxParallel: number; json?: boolean }) => {
       const { benchOrchestration } = await import('../bench/orchestration');
-      const r = await benchOrchestration({ runs: o.runs, slots: o.slots, maxParallel: o.maxParallel, log: o.json ? () => undefined : ctx.err });
+      const r = await benchOrchestration({ runs: o.runs, slots: o.slots, maxParallel: o.maxParallel, progress: !o.json, log: o.json ? () => undefined : ctx.err });
       ctx.out(o.json ? r : JSON.stringify(r, null, 2));
     });
 }

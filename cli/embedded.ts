@@ -125,6 +125,12 @@ export async function startTemporalDevServer(opts: {
     String(uiPort),
     '--log-level',
     'warn',
+    // WAL with synchronous=NORMAL survives a killed server process (only an OS crash can lose
+    // the last transactions) and makes the dev server several times faster on small disks.
+    '--sqlite-pragma',
+    'journal_mode=wal',
+    '--sqlite-pragma',
+    'synchronous=normal',
   ];
   for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${SA_TYPE_NAMES[key.type]}`);
   const logFile = openSync(path.join(opts.home, 'temporal.log'), 'a');

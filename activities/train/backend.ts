@@ -14,6 +14,8 @@ function sideInstall(): string {
 
 /** Registers tfjs-node's native backend if the package loads (it registers itself as 'tensorflow'). */
 function tryNative(): boolean {
+  // TensorFlow's C++ info lines (oneDNN, CPU features) are noise on every worker start.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node', sideInstall()]) {
     try {
       require(pkg);
