@@ -1,6 +1,6 @@
 // Cost of one sparsity measurement (`trainer.evaluate()` → `measureSparsity`) on a small trained MLP,
 // the current implementation side by side with the frozen pre-optimisation one
-// (activities/sparsity/reference/), in one process, interleaved, so machine noise hits both alike.
+// (test/reference/sparsity/), in one process, interleaved, so machine noise hits both alike.
 //
 //   npx tsx bench/measure.ts [--dModel 128] [--layers 2] [--ffnMult 4] [--valSize 512] [--steps 150]
 //                            [--reps 7] [--activation relu] [--backend wasm|cpu|tensorflow] [--json]
@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createTrainer, initBackend, type BackendName } from '../activities/train';
 import { tinyMlpConfig } from '../activities/train/testing/configs';
 import { measureSparsity } from '../activities/sparsity/metrics';
-import { measureSparsity as measureReference } from '../activities/sparsity/reference/metrics';
+import { measureSparsity as measureReference } from '../test/reference/sparsity/metrics';
 import type { SparsityProbe } from '../activities/sparsity/probe';
 import type { Activation, MlpModelConfig } from '../workflows/spec';
 

@@ -1,5 +1,5 @@
 // The fast measurement path (wasm SIMD curve kernel, typed-array counts) against the frozen pre-speed-up
-// implementation in activities/sparsity/reference/, on random layers: same cuts, same thresholds, same
+// implementation in test/reference/sparsity/, on random layers: same cuts, same thresholds, same
 // ratios and dead-neuron counts; CETT values equal up to float rounding.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -9,8 +9,8 @@ import { prefixNormsJs, prefixNormsWasm, wasmKernel } from '../../activities/spa
 import { LayerStats } from '../../activities/sparsity/layerStats';
 import { measureSparsity } from '../../activities/sparsity/metrics';
 import type { FfnCapture, SparsityProbe } from '../../activities/sparsity/probe';
-import { LayerStats as RefLayerStats } from '../../activities/sparsity/reference/layerStats';
-import { measureSparsity as measureReference } from '../../activities/sparsity/reference/metrics';
+import { LayerStats as RefLayerStats } from '../../test/reference/sparsity/layerStats';
+import { measureSparsity as measureReference } from '../../test/reference/sparsity/metrics';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;

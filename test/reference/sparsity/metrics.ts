@@ -29,13 +29,13 @@
 //   exactly zero.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Activation } from '../../../workflows/spec';
-import type { LayerMetric, MetricSummary } from '../../train/types';
+import type { LayerMetric, MetricSummary } from '../../../activities/train/types';
 import { type Cut, DEFAULT_CURVE_TOKENS, LayerStats } from './layerStats';
-import { type ParsedMetric, parseMetric } from '../metricNames';
-import type { SparsityProbe } from '../probe';
+import { type ParsedMetric, parseMetric } from '../../../activities/sparsity/metricNames';
+import type { SparsityProbe } from '../../../activities/sparsity/probe';
 
-export { parseMetric } from '../metricNames';
-export type { ParsedMetric } from '../metricNames';
+export { parseMetric } from '../../../activities/sparsity/metricNames';
+export type { ParsedMetric } from '../../../activities/sparsity/metricNames';
 
 /** A neuron is dead when active on fewer than this fraction of validation tokens. */
 export const DEAD_FRACTION = 0.001;
