@@ -38,6 +38,8 @@ export function createTrainSegment(deps: ActivityDeps) {
       .executeTakeFirst();
     if (stored && stored.step >= input.toStep) return { step: stored.step };
 
+    // Every attempt at a segment counts: a run that lost a worker shows more attempts than segments.
+    await db.updateTable('runs').set({ attempts: sql`attempts + 1` }).where('id', '=', input.runId).execute();
     const trainer = await createTrainer(input.config, { backend, checkpoint: stored?.data });
     try {
       if (!stored) await recordModel(db, input.runId, trainer, deps.workerName);

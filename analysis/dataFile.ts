@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { fitPoints, type ChinchillaOptions, type FitResult } from './fit';
+import { fitPoints, outOfSampleChinchilla, outOfSampleCurve, type ChinchillaOptions, type FitResult, type OutOfSampleResult } from './fit';
 import { isLawName, LAW_NAMES, type LawName } from './laws';
 
 export type Columns = Record<string, number[]>;
@@ -115,10 +115,33 @@ export interface FitPointsFileOptions {
   workers?: number;
   seed?: number;
   ciLevel?: number;
+  /**
+   * Also report out-of-sample error: refit on all but this fraction (the last points of a curve;
+   * for chinchilla the largest models) and predict the held-out rest.
+   */
+  holdout?: number;
+}
+
+export interface HeldOutError {
+  trainN: number;
+  testN: number;
+  mae: number;
+  mse: number;
+  rmse: number;
+  mape: number;
+}
+
+export type FileFitResult = FitResult & { outOfSample?: HeldOutError };
+
+const heldOut = (o: OutOfSampleResult): HeldOutError => ({ trainN: o.trainN, testN: o.testN, mae: o.mae, mse: o.mse, rmse: o.rmse, mape: o.mape });
+
+function checkHoldout(h: number | undefined): void {
+  if (h !== undefined && !(h > 0 && h < 1)) throw new Error(`--holdout must be a fraction in (0, 1), got ${h}`);
 }
 
 /** Reads a file and fits a law to it (the `sparsity fit-points` command). */
-export async function fitPointsFromFile(file: string, opts: FitPointsFileOptions): Promise<FitResult> {
+export async function fitPointsFromFile(file: string, opts: FitPointsFileOptions): Promise<FileFitResult> {
+  checkHoldout(opts.holdout);
   if (!isLawName(opts.law)) throw new Error(`unknown law "${opts.law}"; choose one of: ${LAW_NAMES.join(', ')}`);
   const law: LawName = opts.law;
   const t = readDataFile(file);
@@ -142,7 +165,11 @@ export async function fitPointsFromFile(file: string, opts: FitPointsFileOptions
       points = points.filter((_, i) => !dropSet.has(i));
     }
     const r = await fitPoints({ law, points }, fitOpts);
-    return { ...r, dropped: drop };
+    if (opts.holdout === undefined) return { ...r, dropped: drop };
+    const sizes = points.map((p) => p.N).sort((a, b) => a - b);
+    const maxTrainN = sizes[Math.max(0, Math.floor(sizes.length * (1 - opts.holdout)) - 1)];
+    const o = await outOfSampleChinchilla(points, { ...fitOpts, maxTrainN });
+    return { ...r, dropped: drop, outOfSample: heldOut(o) };
   }
   const xName = opts.x ?? (t.columns.token_passed ? 'token_passed' : t.names[0]);
   const yName = opts.y ?? (t.columns.activation_ratio ? 'activation_ratio' : t.names[1]);
@@ -150,12 +177,16 @@ export async function fitPointsFromFile(file: string, opts: FitPointsFileOptions
   const scale = opts.xScale ?? (xName === 'token_passed' ? 1e-9 : 1);
   const x = requireColumn(t, xName, file, 'x').map((v) => v * scale);
   const y = requireColumn(t, yName, file, 'y');
-  return fitPoints({ law, x, y }, fitOpts);
+  const r = await fitPoints({ law, x, y }, fitOpts);
+  if (opts.holdout === undefined) return r;
+  const o = await outOfSampleCurve(law, x, y, { ...fitOpts, trainFraction: 1 - opts.holdout });
+  return { ...r, outOfSample: heldOut(o) };
 }
 
 /** The compact JSON the CLI prints with --json (FitResult carries more; NaN becomes null). */
-export function fitResultJson(r: FitResult): Record<string, unknown> {
+export function fitResultJson(r: FileFitResult): Record<string, unknown> {
   return {
+    ...(r.outOfSample ? { outOfSample: r.outOfSample } : {}),
     law: r.law, params: r.params, ci: r.ci, flags: r.flags, mae: r.mae, mse: r.mse, r2: r.r2, aic: r.aic, bic: r.bic,
     n: r.n, objective: r.objective, status: r.status, message: r.message, ciMethod: r.ciMethod, ciLevel: r.ciLevel,
     ...(r.bootstrap ? { bootstrap: r.bootstrap } : {}), ...(r.dropped !== undefined ? { dropped: r.dropped } : {}),

@@ -55,9 +55,10 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .option('--d <col>', 'chinchilla: token column (default Training FLOP / 6N)')
     .option('--drop-highest <k>', 'chinchilla: drop the k highest losses first (Epoch: 5)', ctx.intArg('--drop-highest'))
     .option('--bootstrap <B>', 'bootstrap replicates for the confidence intervals', ctx.intArg('--bootstrap'))
+    .option('--holdout <f>', 'also fit on all but the last fraction f (chinchilla: the largest models) and report the error predicting it', numArg('--holdout'))
     .option('--json', 'one line of JSON on stdout')
     .addHelpText('after', '\nExample:\n  $ sparsity fit-points 0.1b_relu.json --law relu-logspace --bootstrap 200 --json')
-    .action(async (file: string, o: { law: string; x?: string; y?: string; xScale?: number; n?: string; d?: string; dropHighest?: number; bootstrap?: number; json?: boolean }) => {
+    .action(async (file: string, o: { law: string; x?: string; y?: string; xScale?: number; n?: string; d?: string; dropHighest?: number; bootstrap?: number; holdout?: number; json?: boolean }) => {
       let result;
       try {
         result = await fitPointsFromFile(file, {
@@ -69,6 +70,7 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
           d: o.d,
           dropHighest: o.dropHighest,
           bootstrap: o.bootstrap,
+          holdout: o.holdout,
         });
       } catch (e) {
         throw new UsageError((e as Error).message);
@@ -82,6 +84,8 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
           ctx.out(`  ${k.padEnd(10)} ${v.toPrecision(5).padStart(12)}   ${(result.ciLevel * 100).toFixed(0)}% CI [${ci?.[0]?.toPrecision(4)}, ${ci?.[1]?.toPrecision(4)}]${flag}`);
         }
         ctx.out(`  n=${result.n}  MAE=${result.mae.toExponential(3)}  MSE=${result.mse.toExponential(3)}  R²=${result.r2.toFixed(4)}  objective=${result.objective.toExponential(4)}`);
+        const h = result.outOfSample;
+        if (h) ctx.out(`  out of sample: fit on ${h.trainN}, predict ${h.testN}: MAE=${h.mae.toExponential(3)}  RMSE=${h.rmse.toExponential(3)}  MAPE=${(h.mape * 100).toFixed(2)}%`);
       }
       if (result.status !== 'ok') process.exitCode = 1;
     });

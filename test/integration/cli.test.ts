@@ -101,6 +101,20 @@ describe('CLI input and failure handling', () => {
     else assert.match(r.stderr, /SSL/i);
   });
 
+  it('fit-points --json prints the documented contract, with held-out error when asked', async () => {
+    const file = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'sparsing-law', '0.1b_silu.json');
+    const r = await runCli(['fit-points', file, '--law', 'silu-power', '--holdout', '0.25', '--json'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    for (const k of ['law', 'params', 'ci', 'mae', 'mse', 'r2', 'n', 'objective']) assert.ok(k in out, `has ${k}`);
+    assert.deepEqual(Object.keys(out.params).sort(), ['A0', 'alpha', 'c']);
+    assert.ok(out.mse < 2.725e-5, 'no worse than the paper');
+    assert.equal(out.outOfSample.trainN + out.outOfSample.testN, out.n);
+    const bad = await runCli(['fit-points', file, '--law', 'silu-power', '--x', 'nope'], env);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /nope/);
+  });
+
   it('names an unknown sweep and exits 2', async () => {
     const r = await runCli(['status', 'no-such-sweep', '--json'], env);
     assert.equal(r.code, 2);
