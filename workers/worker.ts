@@ -17,8 +17,6 @@ export interface WorkerOptions {
   /** Training slots (child processes); 0 = orchestration only. */
   slots: number;
   backend?: BackendName;
-  /** Orchestration only: no training slots and no workflow polling of its own (tests). */
-  log?: (msg: string) => void;
 }
 
 let runtimeInstalled = false;
