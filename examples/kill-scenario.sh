@@ -19,7 +19,7 @@ segmentSteps: 1000
 heartbeatTimeout: 10
 model: { family: mlp, ffn: plain, ffnMult: 4, inputDim: 16, outputDim: 8 }
 data: { kind: teacher, valSize: 256 }
-training: { steps: 600, batchSize: 32, evalEvery: 20 }
+training: { steps: 4000, batchSize: 32, evalEvery: 100 }
 measure: { metrics: [exact], primary: exact }
 grid:
   activation: [relu, silu]
@@ -27,7 +27,7 @@ grid:
 YAML
 
 log() { printf '\n== %s\n' "$*" >&2; }
-cleanup() { kill -INT "$dev" 2>/dev/null || true; kill -9 -- "-$w2" 2>/dev/null || true; wait "$dev" 2>/dev/null || true; }
+cleanup() { kill -TERM "$dev" 2>/dev/null || true; kill -9 -- "-$w2" 2>/dev/null || true; wait "$dev" 2>/dev/null || true; }
 trap cleanup EXIT
 
 log "sparsity dev --workers 0 (state in $SPARSITY_HOME)"
@@ -40,7 +40,7 @@ setsid node "$root/bin/sparsity.js" worker --task-queue scenario --slots 2 2>"$S
 w1=$!
 id=$(sparsity submit "$sweep" --json | node -pe 'JSON.parse(require("fs").readFileSync(0)).sweepId')
 log "submitted $id; waiting until both runs are mid-way"
-until [ "$(sparsity sql "select count(*) as n from runs where sweep_id = '$id' and steps_done >= 200" --json 2>/dev/null | node -pe 'JSON.parse(require("fs").readFileSync(0))[0].n')" = 2 ]; do sleep 1; done
+until [ "$(sparsity sql "select count(*) as n from runs where sweep_id = '$id' and steps_done >= 400" --json 2>/dev/null | node -pe 'JSON.parse(require("fs").readFileSync(0))[0].n')" = 2 ]; do sleep 1; done
 sparsity sql "select label, steps_done from runs where sweep_id = '$id' order by 1" 2>/dev/null
 log "kill -9 worker 1 (its whole process group: the orchestration process and both training slots)"
 kill -9 -- "-$w1"
