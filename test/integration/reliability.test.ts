@@ -88,8 +88,9 @@ describe('reliability (real processes, real servers)', () => {
     }
   });
 
-  it('the Temporal server killed and restarted mid-sweep: the sweep completes, nothing lost', async () => {
-    const spec = longer('temporal-restart');
+  /** Starts a sweep, applies `fault` once some points are stored, and checks that it completes whole. */
+  async function survives(name: string, fault: () => Promise<void>): Promise<void> {
+    const spec = longer(name);
     const workers = startLocalWorkers(stack.endpoints, { taskQueue: spec.taskQueue, slots: 2 });
     try {
       const { sweepId } = await submitSweep(stack.db, stack.client, spec);
@@ -97,34 +98,24 @@ describe('reliability (real processes, real servers)', () => {
         const p = await pointsByRun(stack.db, sweepId);
         return [...p.values()].some((ps) => ps.length >= 2);
       });
-      await stack.restartTemporal();
-      const final = await waitForSweep(stack.db, stack.client, sweepId);
-      assert.equal(final.status, 'completed');
-      assertEvalSteps(await pointsByRun(stack.db, sweepId), 400, 20, 2);
-    } finally {
-      await workers.stop();
-    }
-  });
-
-  it('PostgreSQL restarted mid-sweep: activities retry, nothing lost or duplicated', async () => {
-    const spec = longer('pg-restart');
-    const workers = startLocalWorkers(stack.endpoints, { taskQueue: spec.taskQueue, slots: 2 });
-    try {
-      const { sweepId } = await submitSweep(stack.db, stack.client, spec);
-      await until('points committed', async () => {
-        const p = await pointsByRun(stack.db, sweepId);
-        return [...p.values()].some((ps) => ps.length >= 2);
-      });
-      await stack.pg?.stop();
-      await new Promise((r) => setTimeout(r, 3000));
-      await stack.pg?.start();
+      await fault();
       const final = await waitForSweep(stack.db, stack.client, sweepId);
       assert.equal(final.status, 'completed', JSON.stringify(final.runsDetail.map((r) => r.error)));
       assertEvalSteps(await pointsByRun(stack.db, sweepId), 400, 20, 2);
     } finally {
       await workers.stop();
     }
-  });
+  }
+
+  it('the Temporal server killed and restarted mid-sweep: the sweep completes, nothing lost', () =>
+    survives('temporal-restart', () => stack.restartTemporal()));
+
+  it('PostgreSQL restarted mid-sweep: activities retry, nothing lost or duplicated', () =>
+    survives('pg-restart', async () => {
+      await stack.pg?.stop();
+      await new Promise((r) => setTimeout(r, 3000));
+      await stack.pg?.start();
+    }));
 
   it('pause holds new runs back, resume continues; cancel stops every run within the heartbeat timeout', async () => {
     const spec = tinySweep({
