@@ -31,9 +31,9 @@ export function gridSize(spec: SweepSpec): number {
 
 function resolveModel(base: ModelConfig, size: SizeSpec): ModelConfig {
   if ('budget' in size) {
-    const solved = solveSize(size.budget, size.ratio, base.ffnMult, base.ffn, headDimOf(base));
+    const solved = solveSize(size.budget, size.ratio, base.ffnMult, base.ffn);
     return base.family === 'transformer'
-      ? { ...base, dModel: solved.dModel, nLayers: solved.nLayers, nHeads: solved.nHeads }
+      ? { ...base, dModel: solved.dModel, nLayers: solved.nLayers, nHeads: headsNear(solved.dModel, base.nHeads) }
       : { ...base, dModel: solved.dModel, nLayers: solved.nLayers };
   }
   if (base.family === 'transformer') {
@@ -42,8 +42,14 @@ function resolveModel(base: ModelConfig, size: SizeSpec): ModelConfig {
   return { ...base, dModel: size.dModel, nLayers: size.nLayers };
 }
 
-function headDimOf(model: ModelConfig): number | undefined {
-  return model.family === 'transformer' ? Math.max(1, Math.round(model.dModel / model.nHeads)) : undefined;
+/** The sweep's head count when it divides the solved width (with an even head width), else the nearest that does. */
+function headsNear(dModel: number, wanted: number): number {
+  let best = 1;
+  for (let h = 1; h <= dModel; h++) {
+    if (dModel % h !== 0 || (dModel / h) % 2 !== 0) continue;
+    if (Math.abs(Math.log(h / wanted)) < Math.abs(Math.log(best / wanted))) best = h;
+  }
+  return best;
 }
 
 export function pruningLabel(p: PruningConfig): string {

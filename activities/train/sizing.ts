@@ -60,13 +60,13 @@ function headsFor(d: number, headDim: number): number {
 /** Widths are multiples of this, so small budgets can still be met closely. */
 const WIDTH_STEP = 8;
 /** A shape within this relative distance of the budget counts as meeting it. */
-const BUDGET_TOLERANCE = 0.02;
+const BUDGET_TOLERANCE = 0.05;
 
 /**
  * Width and depth for a non-embedding parameter `budget` at width/depth ratio `ratio = d/n`.
  * The closed form `d ≈ (P·r/(4 + k·m))^(1/3)` (k = 3 gated, 2 plain) centres a search over widths
  * (multiples of 8) and the two depths that best spend the budget at each width. Among shapes within
- * 2% of the budget the one nearest the requested ratio wins; if none is, the one nearest the budget.
+ * 5% of the budget the one nearest the requested ratio wins; if none is, the one nearest the budget.
  * Heads are the divisor of dModel (even head width) nearest to `dModel/headDim`. `params` is exact.
  */
 export function solveSize(

@@ -110,6 +110,27 @@ describe('a sweep end to end (real Temporal + Postgres)', () => {
     assert.match(write.stderr, /read-only transaction/);
   });
 
+  it('runs a Transformer on Brown text through the same path, sized from a budget', async () => {
+    const t = tinySweep({
+      name: 'tiny-lm',
+      taskQueue: spec.taskQueue,
+      model: { family: 'transformer', ffn: 'gated', ffnMult: 2, nHeads: 2, seqLen: 32, vocabSize: 300 },
+      data: { kind: 'brown', valSize: 4 },
+      training: { steps: 20, batchSize: 4, evalEvery: 10 },
+      measure: { metrics: ['exact', 'ppl-1%'], primary: 'ppl-1%' },
+      grid: { activation: ['silu'], size: [{ budget: 20000, ratio: 16 }], seed: [0] },
+    });
+    const { sweepId: id } = await submitSweep(stack.db, stack.client, t);
+    const final = await waitForSweep(stack.db, stack.client, id);
+    assert.equal(final.status, 'completed', JSON.stringify(final.runsDetail));
+    const run = await stack.db.selectFrom('runs').selectAll().where('sweep_id', '=', id).executeTakeFirstOrThrow();
+    assert.equal(run.config.model.family, 'transformer');
+    assert.ok(Math.abs((run.non_embedding_params as number) - 20000) / 20000 < 0.1, `non-embedding ${run.non_embedding_params}`);
+    const points = await stack.db.selectFrom('run_points').selectAll().where('run_id', '=', run.id).orderBy('step').execute();
+    assert.deepEqual(points.map((p) => [p.step, p.tokens]), [[10, 1280], [20, 2560]]);
+    assert.ok(points.every((p) => p.val_loss > 0 && p.activation_ratio !== null));
+  });
+
   it('keeps workflow histories for the replay test', async () => {
     if (!process.env.UPDATE_HISTORIES) return;
     const dir = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'histories');
