@@ -62,10 +62,17 @@ export function createBookkeeping(db: Db) {
           })
           .where('id', '=', input.sweepId)
           .execute();
-        if (input.status === 'cancelled') {
+        // Runs that will never run again must not stay pending or running.
+        const sweepEnded = input.status === 'cancelled' || (input.status === 'failed' && input.message?.startsWith('sweep workflow failed'));
+        if (sweepEnded) {
           await tx
             .updateTable('runs')
-            .set({ status: 'cancelled', error: 'sweep cancelled', finished_at: sql`now()`, updated_at: sql`now()` })
+            .set({
+              status: 'cancelled',
+              error: input.status === 'cancelled' ? 'sweep cancelled' : 'sweep workflow failed',
+              finished_at: sql`now()`,
+              updated_at: sql`now()`,
+            })
             .where('sweep_id', '=', input.sweepId)
             .where('status', 'in', ['pending', 'running'])
             .execute();

@@ -28,22 +28,19 @@ export async function loadSweepData(db: Db, sweepId: string): Promise<SweepData>
     .where('status', '=', 'completed')
     .orderBy('run_index')
     .execute();
-  const ids = runs.map((r) => r.run_id);
-  const points = ids.length
-    ? await db.selectFrom('run_points').selectAll().where('run_id', 'in', ids).orderBy('run_id').orderBy('step').execute()
-    : [];
+  // A subquery, not a list of ids: a sweep may hold more runs than a statement may bind.
+  const completed = db.selectFrom('runs').select('id').where('sweep_id', '=', sweepId).where('status', '=', 'completed');
+  const points = await db.selectFrom('run_points').selectAll().where('run_id', 'in', completed).orderBy('run_id').orderBy('step').execute();
   const metric = sweep.spec.base.measure.primary;
-  const layerPoints = ids.length
-    ? await db
-        .selectFrom('layer_points')
-        .select(['run_id', 'step', 'layer', 'activation_ratio'])
-        .where('run_id', 'in', ids)
-        .where('metric', '=', metric)
-        .orderBy('run_id')
-        .orderBy('step')
-        .orderBy('layer')
-        .execute()
-    : [];
+  const layerPoints = await db
+    .selectFrom('layer_points')
+    .select(['run_id', 'step', 'layer', 'activation_ratio'])
+    .where('run_id', 'in', completed)
+    .where('metric', '=', metric)
+    .orderBy('run_id')
+    .orderBy('step')
+    .orderBy('layer')
+    .execute();
   return {
     sweepId,
     metric,
@@ -124,7 +121,13 @@ export function createFitSweep(db: Db) {
       /* called from the CLI, outside an activity */
     }
     const data = await loadSweepData(db, input.sweepId);
-    const fits = await fitSweepData(data, { onProgress: heartbeat });
-    return storeFits(db, input.sweepId, fits);
+    // Fits run in worker threads so this process keeps serving workflow tasks and heartbeats.
+    const beat = setInterval(() => heartbeat('fitting'), 5000);
+    try {
+      const fits = await fitSweepData(data, { onProgress: heartbeat, workers: 2 });
+      return await storeFits(db, input.sweepId, fits);
+    } finally {
+      clearInterval(beat);
+    }
   };
 }

@@ -1,7 +1,7 @@
 // The training activity: restore the last committed checkpoint, train to the next
 // segment boundary, and at every eval point commit points + checkpoint in ONE transaction.
 // A retry therefore restarts from exactly what is stored: no point is lost or duplicated.
-import { Context, CancelledFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
 import { sql } from 'kysely';
 import type { Db } from '../db/connect';
 import { isEvalStep } from '../workflows/segments';
@@ -40,7 +40,14 @@ export function createTrainSegment(deps: ActivityDeps) {
 
     // Every attempt at a segment counts: a run that lost a worker shows more attempts than segments.
     await db.updateTable('runs').set({ attempts: sql`attempts + 1` }).where('id', '=', input.runId).execute();
-    const trainer = await createTrainer(input.config, { backend, checkpoint: stored?.data });
+    ctx.heartbeat({ step: stored?.step ?? 0, phase: 'restoring' });
+    let trainer: Trainer;
+    try {
+      trainer = await createTrainer(input.config, { backend, checkpoint: stored?.data });
+    } catch (err) {
+      // A configuration the engine refuses fails the same way on every worker: do not retry it.
+      throw ApplicationFailure.nonRetryable(`cannot build the model: ${(err as Error).message}`, 'InvalidRunConfig');
+    }
     try {
       if (!stored) await recordModel(db, input.runId, trainer, deps.workerName);
       let lossSum = 0;
@@ -58,7 +65,10 @@ export function createTrainSegment(deps: ActivityDeps) {
         lastLr = log.lr;
         ctx.heartbeat({ step: trainer.step, loss: log.loss });
         if (isEvalStep(trainer.step, input.config)) {
+          // Measuring and committing can take a while: keep the heartbeat going around each part.
+          ctx.heartbeat({ step: trainer.step, phase: 'evaluating' });
           const result = await trainer.evaluate();
+          ctx.heartbeat({ step: trainer.step, phase: 'committing' });
           if (!Number.isFinite(result.valLoss)) {
             return { step: trainer.step, diverged: `validation loss became ${result.valLoss} at step ${trainer.step}` };
           }
@@ -172,6 +182,8 @@ async function commitPoint(db: Db, p: PointToCommit): Promise<void> {
         )
         .execute();
     }
+    const run = await tx.selectFrom('runs').select('status').where('id', '=', p.runId).executeTakeFirst();
+    if (run?.status === 'completed') return; // finished elsewhere: no orphaned checkpoint
     const data = Buffer.from(p.checkpoint.buffer, p.checkpoint.byteOffset, p.checkpoint.byteLength);
     await tx
       .insertInto('checkpoints')
@@ -184,10 +196,12 @@ async function commitPoint(db: Db, p: PointToCommit): Promise<void> {
           .where('checkpoints.step', '<', step),
       )
       .execute();
+    // A worker presumed dead may commit late: only a step at least as far as the stored one
+    // updates the run's latest figures.
     await tx
       .updateTable('runs')
       .set({
-        steps_done: sql`greatest(steps_done, ${step})`,
+        steps_done: step,
         final_train_loss: p.trainLoss,
         final_val_loss: result.valLoss,
         avg_nonzero_params: trainer.nonzeroParamSteps / Math.max(1, trainer.step),
@@ -197,6 +211,8 @@ async function commitPoint(db: Db, p: PointToCommit): Promise<void> {
         updated_at: sql`now()`,
       })
       .where('id', '=', p.runId)
+      .where('steps_done', '<=', step)
+      .where('status', '!=', 'completed')
       .execute();
   });
 }

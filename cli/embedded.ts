@@ -142,7 +142,12 @@ export async function startTemporalDevServer(opts: {
     ),
   );
   exited.catch(() => undefined);
-  await Promise.race([waitForTemporal(address), exited]);
+  try {
+    await Promise.race([waitForTemporal(address), exited]);
+  } catch (err) {
+    await stopChild(child, 2000);
+    throw err;
+  }
   return {
     address,
     uiUrl: `http://127.0.0.1:${uiPort}`,
@@ -192,7 +197,12 @@ export async function startEmbeddedPostgres(opts: { home: string; port?: number 
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise();
   await server.start();
   const admin = `postgres://sparsity:${password}@127.0.0.1:${port}/postgres`;
-  await ensureDatabase(admin, 'sparsity');
+  try {
+    await ensureDatabase(admin, 'sparsity');
+  } catch (err) {
+    await server.stop().catch(() => undefined);
+    throw err;
+  }
   return {
     databaseUrl: `postgres://sparsity:${password}@127.0.0.1:${port}/sparsity`,
     stop: () => server.stop(),

@@ -38,7 +38,8 @@ export function readEmbeddedEndpoints(home = sparsityHome()): Endpoints | undefi
 export function writeEmbeddedEndpoints(ep: Endpoints, home = sparsityHome()): void {
   mkdirSync(home, { recursive: true });
   const data: EndpointsFile = { ...ep, pid: process.pid };
-  writeFileSync(endpointsFile(home), `${JSON.stringify(data, null, 2)}\n`);
+  // Other commands read the URL from here; keep it to this user.
+  writeFileSync(endpointsFile(home), `${JSON.stringify(data, null, 2)}\n`, { mode: 0o600 });
 }
 
 export function removeEmbeddedEndpoints(home = sparsityHome()): void {

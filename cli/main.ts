@@ -103,7 +103,8 @@ Examples:
       const workers = startLocalWorkers(stack.endpoints, { taskQueue: o.taskQueue, slots: o.workers, backend: o.backend });
       err(`Temporal:  ${stack.endpoints.temporalAddress}`);
       if (stack.endpoints.uiUrl) err(`Web UI:    ${stack.endpoints.uiUrl}`);
-      err(`Database:  DATABASE_URL=${stack.endpoints.databaseUrl}`);
+      // The embedded database's local password is no secret; one from the environment is.
+      err(`Database:  DATABASE_URL=${process.env.DATABASE_URL ? redactUrl(stack.endpoints.databaseUrl) : stack.endpoints.databaseUrl}`);
       err(`Workers:   ${o.workers} training slot(s) on task queue "${o.taskQueue}"`);
       err('Ready. In another terminal: sparsity submit examples/quick.yaml --wait   (Ctrl-C here stops everything)');
       const sig = await waitForInterrupt();

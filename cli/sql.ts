@@ -16,9 +16,10 @@ export async function queryReadOnly(databaseUrl: string, query: string, timeoutS
     await client.query('begin transaction read only');
     await client.query(`set local statement_timeout = ${Math.max(1, Math.round(timeoutSeconds * 1000))}`);
     try {
-      const result = await client.query(query);
-      const last = Array.isArray(result) ? (result as pg.QueryResult[])[(result as pg.QueryResult[]).length - 1] : result;
-      return (last.rows ?? []) as Row[];
+      // The extended protocol takes exactly one statement: `commit; delete ...` cannot escape
+      // the read-only transaction.
+      const result = await client.query({ text: query, queryMode: 'extended' } as pg.QueryConfig);
+      return (result.rows ?? []) as Row[];
     } catch (e) {
       const pgErr = e as { message: string; position?: string };
       const where = pgErr.position ? ` at character ${pgErr.position}` : '';

@@ -15,7 +15,8 @@ export class UsageError extends Error {
 export const DEFAULT_MAX_RUNS = 100_000;
 
 const posInt = z.number().int().positive();
-const nonNegInt = z.number().int().nonnegative();
+/** Seeds are stored and viewed as Postgres integers. */
+const seedInt = z.number().int().nonnegative().max(2 ** 31 - 1);
 const fraction = z.number().min(0).max(1);
 /** A grid axis: a list, or one value standing for a list of one. */
 const list = <T extends z.ZodTypeAny>(item: T) => z.preprocess((v) => (v === undefined || Array.isArray(v) ? v : [v]), z.array(item));
@@ -102,7 +103,7 @@ const sweepSchema = z.strictObject({
     activation: list(z.enum(ACTIVATIONS)),
     size: list(sizeSchema),
     pruning: list(pruningSchema).prefault([{ schedule: 'none' }]),
-    seed: list(nonNegInt).default([0]),
+    seed: list(seedInt).default([0]),
     steps: list(posInt).default([]),
     lr: list(z.number().positive('learning rate must be > 0')).default([]),
   }),
@@ -166,6 +167,9 @@ export function validateSweep(raw: unknown, source = '<input>', overrides: { nam
       const heads = size.nHeads ?? f.model.nHeads;
       if (size.dModel % heads !== 0) {
         fail(`grid.size[${i}].nHeads`, `${heads} heads do not divide dModel ${size.dModel}`);
+      }
+      if ((size.dModel / heads) % 2 !== 0) {
+        fail(`grid.size[${i}].nHeads`, `head width dModel/nHeads = ${size.dModel / heads} must be even (rotary pairs)`);
       }
     }
   });

@@ -230,11 +230,18 @@ export async function signalSweep(db: Db, client: Client, sweepId: string, actio
     else if (action === 'resume') await handle.signal(resumeSignal);
     else await handle.cancel();
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new UsageError(`sweep ${sweepId} has no running workflow (${sweep.workflow_id})`);
-    throw err;
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    if (action !== 'cancel') throw new UsageError(`sweep ${sweepId} has no running workflow (${sweep.workflow_id})`);
+    // The workflow is gone but the rows say otherwise: settle them.
+    await createBookkeeping(db).setSweepStatus({ sweepId, status: 'cancelled', message: 'cancelled (its workflow had already closed)' });
   }
   if (action !== 'cancel') {
-    await db.updateTable('sweeps').set({ status: action === 'pause' ? 'paused' : 'running' }).where('id', '=', sweepId).execute();
+    await db
+      .updateTable('sweeps')
+      .set({ status: action === 'pause' ? 'paused' : 'running' })
+      .where('id', '=', sweepId)
+      .where('status', 'in', ['running', 'paused']) // never reopen a sweep that just finished
+      .execute();
   }
 }
 
@@ -247,6 +254,7 @@ export async function cancelSweep(db: Db, client: Client, sweepId: string, grace
   const sweep = await requireSweep(db, sweepId);
   await signalSweep(db, client, sweepId, 'cancel');
   const handle = client.workflow.getHandle(sweep.workflow_id);
+  if ((await requireSweep(db, sweepId)).status === 'cancelled') return sweepStatus(db, undefined, sweepId);
   const closed = await Promise.race([
     handle.result().then(
       () => true,

@@ -104,28 +104,41 @@ export interface SlotProcesses {
   stop(): Promise<void>;
 }
 
-/** Forks `slots` training processes (`sparsity worker-slot`), restarting none: Temporal retries their work. */
+/**
+ * Forks `slots` training processes (`sparsity worker-slot`). A slot that dies (out of memory,
+ * a native abort) is replaced after a pause, so capacity is not lost silently; Temporal retries
+ * the segment it held from the last checkpoint.
+ */
 export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
   const cli = path.join(__dirname, '..', 'cli', 'main.js');
   const children: ChildProcess[] = [];
-  for (let slot = 0; slot < opts.slots; slot++) {
+  let stopping = false;
+  const start = (slot: number): ChildProcess => {
     const args = ['worker-slot', '--task-queue', opts.taskQueue, '--slot', String(slot)];
     if (opts.backend) args.push('--backend', opts.backend);
-    children.push(
-      fork(cli, args, {
-        env: {
-          ...process.env,
-          TEMPORAL_ADDRESS: opts.endpoints.temporalAddress,
-          TEMPORAL_NAMESPACE: opts.endpoints.namespace,
-          DATABASE_URL: opts.endpoints.databaseUrl,
-        },
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      }),
-    );
-  }
+    const child = fork(cli, args, {
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: opts.endpoints.temporalAddress,
+        TEMPORAL_NAMESPACE: opts.endpoints.namespace,
+        DATABASE_URL: opts.endpoints.databaseUrl,
+      },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      process.stderr.write(`training slot ${slot} (pid ${child.pid}) exited (${signal ?? code}); restarting it in 2 s\n`);
+      setTimeout(() => {
+        if (!stopping) children[slot] = start(slot);
+      }, 2000).unref();
+    });
+    return child;
+  };
+  for (let slot = 0; slot < opts.slots; slot++) children.push(start(slot));
   return {
     children,
     async stop() {
+      stopping = true;
       await Promise.all(
         children.map(
           (c) =>

@@ -110,7 +110,9 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepProgress> {
       });
       outcome = await child.result();
     } catch (err) {
-      if (isCancellation(err)) throw err;
+      // Only the sweep's own cancellation stops the sweep; a run cancelled by itself (web UI,
+      // `temporal workflow cancel`) is one cancelled run.
+      if (CancellationScope.current().consideredCancelled) throw err;
       if (!(err instanceof ChildWorkflowFailure)) throw err;
       outcome = isCancellation(err.cause) ? { status: 'cancelled', reason: 'cancelled' } : { status: 'failed', reason: err.message };
     }
@@ -135,6 +137,8 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepProgress> {
         inFlight.delete(p);
       });
       inFlight.add(p);
+      // Awaited by Promise.all below or on cancellation; never an unhandled rejection meanwhile.
+      p.catch(() => undefined);
     }
     // Drain before continuing as new: children are awaited by the run that started them.
     await Promise.all(inFlight);
@@ -162,6 +166,10 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepProgress> {
       await CancellationScope.nonCancellable(() =>
         book.setSweepStatus({ sweepId, status: 'cancelled', message: 'cancelled by request' }),
       );
+    } else {
+      // The stored state must not say "running" for a sweep whose workflow failed.
+      const message = `sweep workflow failed: ${err instanceof Error ? err.message : String(err)}`;
+      await CancellationScope.nonCancellable(() => book.setSweepStatus({ sweepId, status: 'failed', message })).catch(() => undefined);
     }
     throw err;
   }

@@ -108,6 +108,10 @@ describe('a sweep end to end (real Temporal + Postgres)', () => {
     const write = await runCli(['sql', 'delete from run_points', '--json'], env);
     assert.equal(write.code, 2);
     assert.match(write.stderr, /read-only transaction/);
+    const escape = await runCli(['sql', 'commit; delete from run_points', '--json'], env);
+    assert.equal(escape.code, 2, 'a second statement cannot leave the read-only transaction');
+    const still = await runCli(['sql', `select count(*)::int as n from run_points where run_id like '${sweepId}%'`, '--json'], env);
+    assert.deepEqual(JSON.parse(still.stdout), [{ n: 16 }]);
   });
 
   it('runs a Transformer on Brown text through the same path, sized from a budget', async () => {

@@ -42,6 +42,8 @@ describe('sweep file validation', () => {
     ['wrong type', base.replace('steps: 100', 'steps: "many"'), /training\.steps: .* \(got "many"\)/],
     ['negative size', base.replace('dModel: 64', 'dModel: -64'), /grid\.size\[0\]\.dModel: .*\(got -64\)/],
     ['zero size', base.replace('nLayers: 4', 'nLayers: 0'), /grid\.size\[1\]\.nLayers: .*\(got 0\)/],
+    ['an odd head width', base.replace('name: t', 'name: t\nmodel: {family: transformer, nHeads: 64}'), /grid\.size\[0\]\.nHeads: head width dModel\/nHeads = 1 must be even/],
+    ['a seed beyond a Postgres integer', base.replace('seed: [0, 1]', 'seed: [0, 4294967296]'), /grid\.seed\[1\]: .*\(got 4294967296\)/],
     ['heads not dividing', base.replace('name: t', 'name: t\nmodel: {family: transformer, nHeads: 3}'), /grid\.size\[0\]\.nHeads: 3 heads do not divide dModel 64/],
     ['sparsity of 1', base.replace('finalSparsity: 0.5', 'finalSparsity: 1'), /grid\.pruning\[1\]\.finalSparsity: sparsity must be in \[0, 1\) \(got 1\)/],
     ['negative sparsity', base.replace('finalSparsity: 0.5', 'finalSparsity: -0.1'), /grid\.pruning\[1\]\.finalSparsity: .*\(got -0\.1\)/],
