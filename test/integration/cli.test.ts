@@ -17,7 +17,7 @@ grid:
   size: [{dModel: 8, nLayers: 1}]
 `;
 
-describe('CLI input and failure handling', () => {
+describe('CLI input and failure handling', { timeout: 600_000 }, () => {
   let stack: TestStack;
   let env: NodeJS.ProcessEnv;
   let dir: string;

@@ -46,7 +46,7 @@ const longer = (name: string, taskQueue?: string) =>
     grid: { activation: ['relu', 'silu'], size: [{ dModel: 32, nLayers: 2 }], seed: [0] },
   });
 
-describe('reliability (real processes, real servers)', () => {
+describe('reliability (real processes, real servers)', { timeout: 900_000 }, () => {
   let stack: TestStack & { pg?: { stop(): Promise<void>; start(): Promise<void> } };
 
   before(async () => {
@@ -154,6 +154,31 @@ describe('reliability (real processes, real servers)', () => {
       const next = await submitSweep(stack.db, stack.client, { ...tinySweep({ name: 'after-cancel' }), taskQueue: spec.taskQueue });
       const done = await waitForSweep(stack.db, stack.client, next.sweepId);
       assert.equal(done.status, 'completed');
+    } finally {
+      await workers.stop();
+    }
+  });
+
+  it('one run cancelled on its own (web UI, temporal CLI) is one cancelled run; the sweep goes on', async () => {
+    const spec = tinySweep({
+      name: 'one-cancelled',
+      maxParallel: 2,
+      segmentSteps: 2000,
+      training: { steps: 2000, batchSize: 32, evalEvery: 100 },
+      measure: { metrics: ['exact'], primary: 'exact' },
+      grid: { activation: ['relu'], size: [{ dModel: 16, nLayers: 1 }], seed: [0, 1, 2] },
+    });
+    const workers = startLocalWorkers(stack.endpoints, { taskQueue: spec.taskQueue, slots: 2 });
+    try {
+      const { sweepId } = await submitSweep(stack.db, stack.client, spec);
+      await until('the first run running', async () => (await sweepStatus(stack.db, undefined, sweepId)).runsDetail[0].status === 'running');
+      await stack.client.workflow.getHandle(`${sweepId}.r0000`).cancel();
+      const final = await waitForSweep(stack.db, stack.client, sweepId);
+      assert.equal(final.status, 'completed');
+      assert.deepEqual(
+        final.runsDetail.map((r) => r.status),
+        ['cancelled', 'completed', 'completed'],
+      );
     } finally {
       await workers.stop();
     }

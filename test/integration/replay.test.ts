@@ -9,7 +9,7 @@ import { Worker } from '@temporalio/worker';
 
 const dir = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'histories');
 
-describe('workflow determinism', () => {
+describe('workflow determinism', { timeout: 300_000 }, () => {
   for (const [name, workflowId] of [
     ['sweep.json', 'sweep'],
     ['run.json', 'run'],

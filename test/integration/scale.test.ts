@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { benchOrchestration } from '../../bench/orchestration';
 
-describe('scale', () => {
+describe('scale', { timeout: 900_000 }, () => {
   it('1,000 runs complete through continue-as-new with bounded history and memory', async () => {
     const r = await benchOrchestration({ runs: 1000, slots: 2, maxParallel: 32, batch: 250, log: () => undefined });
     assert.equal(r.completed, 1000);

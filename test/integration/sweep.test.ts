@@ -10,7 +10,7 @@ import { runIdOf } from '../../workflows/grid';
 import { runCli, startTestStack, type TestStack } from '../harness';
 import { tinySweep } from '../sweeps';
 
-describe('a sweep end to end (real Temporal + Postgres)', () => {
+describe('a sweep end to end (real Temporal + Postgres)', { timeout: 600_000 }, () => {
   let stack: TestStack;
   let workers: LocalWorkers;
   const spec = tinySweep();
