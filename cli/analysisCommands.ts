@@ -10,6 +10,8 @@ import { fitSweepData, reportInput } from '../analysis/sweepFits';
 import { LAW_NAMES, fitPointsFromFile, fitResultJson, renderReport } from '../analysis';
 import { requireSweep } from './sweeps';
 import { UsageError } from './sweepFile';
+import { BACKENDS } from './options';
+import type { BackendName } from '../activities/train/types';
 
 export interface CommandContext {
   out: (v: unknown) => void;
@@ -117,9 +119,9 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .option('--steps <n>', 'timed steps', ctx.intArg('--steps'), 5)
     .option('--threads <n>', 'threads for both engines', ctx.intArg('--threads'), 2)
     .option('--no-torch', 'skip PyTorch')
-    .addOption(new Option('--backend <b>', 'our backend (default: the fastest available)').choices(['tensorflow', 'wasm', 'cpu']))
+    .addOption(new Option('--backend <b>', 'our backend (default: the fastest available)').choices(BACKENDS))
     .option('--json', 'one line of JSON on stdout')
-    .action(async (o: { steps: number; threads: number; torch: boolean; backend?: 'tensorflow' | 'wasm' | 'cpu'; json?: boolean }) => {
+    .action(async (o: { steps: number; threads: number; torch: boolean; backend?: BackendName; json?: boolean }) => {
       const { benchTrain } = await import('../bench/train');
       const r = await benchTrain({ steps: o.steps, threads: o.threads, torch: o.torch, json: o.json, backend: o.backend });
       ctx.out(o.json ? r : JSON.stringify(r, null, 2));

@@ -2,7 +2,8 @@
 // progress and logs to stderr; exit 0 ok, 1 failed, 2 bad usage or input.
 import { Command, CommanderError, Option } from 'commander';
 import type { Client } from '@temporalio/client';
-import { BACKENDS, type BackendNameOption } from './options';
+import { BACKENDS } from './options';
+import type { BackendName } from '../activities/train/types';
 import { connect, migrateToLatest, type Db } from '../db/connect';
 import { connectClient, type Endpoints } from '../workers/connections';
 import { runOrchestrationWorker, runTrainingSlot, forkTrainingSlots } from '../workers/worker';
@@ -95,7 +96,7 @@ Examples:
     .option('--port <p>', 'Temporal gRPC port', intArg('--port'))
     .option('--ui-port <p>', 'Temporal web UI port', intArg('--ui-port'))
     .addOption(new Option('--backend <b>', 'training backend').choices(BACKENDS))
-    .action(async (o: { workers: number; taskQueue: string; port?: number; uiPort?: number; backend?: BackendNameOption }) => {
+    .action(async (o: { workers: number; taskQueue: string; port?: number; uiPort?: number; backend?: BackendName }) => {
       const home = sparsityHome();
       if (readEmbeddedEndpoints(home)) throw new UsageError(`a sparsity dev stack is already running for ${home} (see ${home}/endpoints.json)`);
       const stack = await startStack({ home, temporalPort: o.port, uiPort: o.uiPort, log: err });
@@ -121,7 +122,7 @@ Examples:
     .option('--task-queue <q>', 'task queue (the sweep file names it)', 'sparsity')
     .option('--slots <n>', 'training slots: one per GPU on GPU hosts, one per core on CPU', intArg('--slots'), 1)
     .addOption(new Option('--backend <b>', 'training backend').choices(BACKENDS))
-    .action(async (o: { taskQueue: string; slots: number; backend?: BackendNameOption }) => {
+    .action(async (o: { taskQueue: string; slots: number; backend?: BackendName }) => {
       const endpoints = resolveEndpoints();
       const abort = new AbortController();
       const opts = { endpoints, taskQueue: o.taskQueue, slots: o.slots, backend: o.backend };
@@ -138,7 +139,7 @@ Examples:
     .requiredOption('--task-queue <q>')
     .requiredOption('--slot <n>', 'slot number', intArg('--slot'))
     .addOption(new Option('--backend <b>').choices(BACKENDS))
-    .action(async (o: { taskQueue: string; slot: number; backend?: BackendNameOption }) => {
+    .action(async (o: { taskQueue: string; slot: number; backend?: BackendName }) => {
       const endpoints = resolveEndpoints();
       const abort = new AbortController();
       // Exit with the parent: a slot must not outlive the worker that forked it.

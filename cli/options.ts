@@ -1,4 +1,4 @@
 import type { BackendName } from '../activities/train/types';
 
-export type BackendNameOption = BackendName;
+/** The `--backend` choices, fastest first. */
 export const BACKENDS: BackendName[] = ['tensorflow', 'wasm', 'cpu'];

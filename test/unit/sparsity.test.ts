@@ -6,6 +6,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { LayerStats } from '../../activities/sparsity/layerStats';
 import { measureSparsity, parseMetric, PPL_TOLERANCE } from '../../activities/sparsity/metrics';
 import type { FfnCapture, SparsityProbe } from '../../activities/sparsity/probe';
+import { gauss, rng } from './seededRandom';
 
 interface Layer {
   h: number[][]; // [T][F]
@@ -168,16 +169,6 @@ describe('measureSparsity on hand-built layers', () => {
 });
 
 // Seeded random layers for PPL-p%.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-function gauss(r: () => number): number {
-  return Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
-}
 function randomLayer(r: () => number, T: number, F: number, D: number, act: (x: number) => number): Layer {
   return {
     h: Array.from({ length: T }, () => Array.from({ length: F }, () => act(gauss(r)))),

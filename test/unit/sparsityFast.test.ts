@@ -9,19 +9,10 @@ import { prefixNormsJs, prefixNormsWasm, wasmKernel } from '../../activities/spa
 import { LayerStats } from '../../activities/sparsity/layerStats';
 import { measureSparsity } from '../../activities/sparsity/metrics';
 import type { FfnCapture, SparsityProbe } from '../../activities/sparsity/probe';
-import { LayerStats as RefLayerStats } from '../../test/reference/sparsity/layerStats';
-import { measureSparsity as measureReference } from '../../test/reference/sparsity/metrics';
+import { LayerStats as RefLayerStats } from '../reference/sparsity/layerStats';
+import { measureSparsity as measureReference } from '../reference/sparsity/metrics';
+import { gauss, rng } from './seededRandom';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-function gauss(r: () => number): number {
-  return Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
-}
 const ACTS: Record<string, (x: number) => number> = {
   relu: (x) => Math.max(0, x),
   silu: (x) => x / (1 + Math.exp(-x)),
