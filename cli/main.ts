@@ -297,6 +297,11 @@ Examples:
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `sparsity ... | head`: a closed pipe ends the command quietly, as for any Unix tool.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
