@@ -31,7 +31,7 @@ cleanup() { kill -TERM "$dev" 2>/dev/null || true; kill -9 -- "-$w2" 2>/dev/null
 trap cleanup EXIT
 
 log "sparsity dev --workers 0 (state in $SPARSITY_HOME)"
-sparsity dev --workers 0 --port 7290 --ui-port 8290 2>"$SPARSITY_HOME/dev.log" &
+node "$root/bin/sparsity.js" dev --workers 0 --port 7290 --ui-port 8290 2>"$SPARSITY_HOME/dev.log" &
 dev=$!
 until grep -q Ready "$SPARSITY_HOME/dev.log"; do sleep 0.5; done
 
