@@ -4,10 +4,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { BackendName } from '../activities/train/types';
-import { connect, migrateToLatest } from '../db/connect';
+import { connect, migrateToLatest, type Db } from '../db/connect';
 import { trainQueueOf } from '../workflows/sweep';
 import { connectWorkerConnection, type Endpoints } from './connections';
 
@@ -40,63 +40,69 @@ function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   return cachedBundle;
 }
 
-/** Runs until `signal` aborts: workflows + bookkeeping on `taskQueue`. */
-export async function runOrchestrationWorker(opts: WorkerOptions, signal: AbortSignal): Promise<void> {
+/** Opens the database and a Temporal connection, builds a worker with them, and runs it until `signal` aborts; closes both however it ends. */
+async function runWorker(
+  opts: WorkerOptions,
+  poolSize: number,
+  signal: AbortSignal,
+  build: (db: Db, connection: NativeConnection) => Promise<Worker>,
+): Promise<void> {
   installRuntime();
-  const db = connect(opts.endpoints.databaseUrl, { max: 8 });
-  await migrateToLatest(db);
-  const connection = await connectWorkerConnection(opts.endpoints);
-  const activities = createActivities({ db, workerName: `${os.hostname()}:${process.pid}` });
-  const worker = await Worker.create({
-    connection,
-    namespace: opts.endpoints.namespace,
-    taskQueue: opts.taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities: {
-      startRun: activities.startRun,
-      finishRun: activities.finishRun,
-      setSweepStatus: activities.setSweepStatus,
-      fitSweep: activities.fitSweep,
-    },
-    maxConcurrentActivityTaskExecutions: 16,
-    maxCachedWorkflows: 500,
-    shutdownGraceTime: '5s',
-  });
+  const db = connect(opts.endpoints.databaseUrl, { max: poolSize });
+  let connection: NativeConnection | undefined;
   try {
+    connection = await connectWorkerConnection(opts.endpoints);
+    const worker = await build(db, connection);
     await worker.runUntil(new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })));
   } finally {
-    await connection.close();
+    await connection?.close();
     await db.destroy();
   }
 }
 
+/** Runs until `signal` aborts: workflows + bookkeeping on `taskQueue`. */
+export function runOrchestrationWorker(opts: WorkerOptions, signal: AbortSignal): Promise<void> {
+  return runWorker(opts, 8, signal, async (db, connection) => {
+    await migrateToLatest(db);
+    const activities = createActivities({ db, workerName: `${os.hostname()}:${process.pid}` });
+    return Worker.create({
+      connection,
+      namespace: opts.endpoints.namespace,
+      taskQueue: opts.taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: {
+        startRun: activities.startRun,
+        finishRun: activities.finishRun,
+        setSweepStatus: activities.setSweepStatus,
+        fitSweep: activities.fitSweep,
+      },
+      maxConcurrentActivityTaskExecutions: 16,
+      maxCachedWorkflows: 500,
+      shutdownGraceTime: '5s',
+    });
+  });
+}
+
 /** One training slot: one segment at a time on `<taskQueue>.train`. */
-export async function runTrainingSlot(opts: WorkerOptions & { slot: number }, signal: AbortSignal): Promise<void> {
-  installRuntime();
-  const db = connect(opts.endpoints.databaseUrl, { max: 2 });
-  const connection = await connectWorkerConnection(opts.endpoints);
-  const activities = createActivities({
-    db,
-    workerName: `${os.hostname()}:${process.pid}/slot${opts.slot}`,
-    backend: opts.backend,
+export function runTrainingSlot(opts: WorkerOptions & { slot: number }, signal: AbortSignal): Promise<void> {
+  return runWorker(opts, 2, signal, async (db, connection) => {
+    const activities = createActivities({
+      db,
+      workerName: `${os.hostname()}:${process.pid}/slot${opts.slot}`,
+      backend: opts.backend,
+    });
+    return Worker.create({
+      connection,
+      namespace: opts.endpoints.namespace,
+      taskQueue: trainQueueOf(opts.taskQueue),
+      activities: { trainSegment: activities.trainSegment },
+      maxConcurrentActivityTaskExecutions: 1,
+      // Heartbeats are how a dead slot is noticed; flush them often.
+      defaultHeartbeatThrottleInterval: '1s',
+      maxHeartbeatThrottleInterval: '5s',
+      shutdownGraceTime: '2s',
+    });
   });
-  const worker = await Worker.create({
-    connection,
-    namespace: opts.endpoints.namespace,
-    taskQueue: trainQueueOf(opts.taskQueue),
-    activities: { trainSegment: activities.trainSegment },
-    maxConcurrentActivityTaskExecutions: 1,
-    // Heartbeats are how a dead slot is noticed; flush them often.
-    defaultHeartbeatThrottleInterval: '1s',
-    maxHeartbeatThrottleInterval: '5s',
-    shutdownGraceTime: '2s',
-  });
-  try {
-    await worker.runUntil(new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })));
-  } finally {
-    await connection.close();
-    await db.destroy();
-  }
 }
 
 export interface SlotProcesses {
