@@ -3,7 +3,7 @@ import type { Db } from '../db/connect';
 import { createBookkeeping } from './bookkeeping';
 import { createTrainSegment } from './trainSegment';
 import { createFitSweep } from './fitSweep';
-import type { BackendName } from './train/types';
+import type { BackendName } from '../engine/types';
 
 export interface ActivityDeps {
   db: Db;

@@ -4,10 +4,10 @@
 import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
 import { sql } from 'kysely';
 import type { Db } from '../db/connect';
-import { isEvalStep } from '../workflows/segments';
-import type { RunConfig } from '../workflows/spec';
-import { createTrainer, initBackend } from './train';
-import type { EvalResult, Trainer } from './train/types';
+import { isEvalStep } from '../domain/segments';
+import type { RunConfig } from '../domain/spec';
+import { createTrainer, initBackend } from '../engine';
+import type { EvalResult, Trainer } from '../engine/types';
 import type { ActivityDeps } from '.';
 
 export interface SegmentInput {

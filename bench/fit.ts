@@ -11,7 +11,7 @@
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { projectRoot } from '../cli/paths';
+import { projectRoot } from '../stack/paths';
 import { epochGrid } from '../analysis/chinchilla';
 import { fitPointsFromFile } from '../analysis/dataFile';
 

@@ -4,9 +4,9 @@
 import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { validateSweep } from '../cli/sweepFile';
-import { startLocalWorkers, startStack } from '../cli/stack';
-import { submitSweep, waitForSweep } from '../cli/sweeps';
+import { validateSweep } from '../domain/sweepSchema';
+import { startLocalWorkers, startStack } from '../stack/stack';
+import { submitSweep, waitForSweep } from '../client/sweeps';
 import { connect } from '../db/connect';
 import { connectClient } from '../workers/connections';
 

@@ -8,16 +8,16 @@
 // MFU = model FLOP/s ÷ the best 1024³ float32 matMul rate measured on the same engine just before;
 // model FLOPs per token = 6·(linear weights + tied head d·V) + 12·L·T·d (attention scores and mixing,
 // full square as in nanoGPT's estimate).
-import { projectRoot } from '../cli/paths';
-import type { BackendName } from '../activities/train/types';
+import { projectRoot } from '../stack/paths';
+import type { BackendName } from '../engine/types';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { countParams, createTrainer, initBackend } from '../activities/train';
-import { cacheDir } from '../activities/train/data/cache';
-import { brownTokensFile } from '../activities/train/data/brown';
-import type { RunConfig, TransformerModelConfig } from '../workflows/spec';
+import { countParams, createTrainer, initBackend } from '../engine';
+import { cacheDir } from '../engine/data/cache';
+import { brownTokensFile } from '../engine/data/brown';
+import type { RunConfig, TransformerModelConfig } from '../domain/spec';
 
 export const REFERENCE_MODEL: TransformerModelConfig = {
   family: 'transformer', activation: 'silu', topK: null, dModel: 256, nLayers: 4, nHeads: 4, ffnMult: 4, ffn: 'gated',

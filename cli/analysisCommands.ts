@@ -8,10 +8,10 @@ import type { Endpoints } from '../workers/connections';
 import { createFitSweep, loadSweepData, storeFits } from '../activities/fitSweep';
 import { fitSweepData, reportInput } from '../analysis/sweepFits';
 import { LAW_NAMES, fitPointsFromFile, fitResultJson, renderReport } from '../analysis';
-import { requireSweep } from './sweeps';
-import { UsageError } from './sweepFile';
+import { requireSweep } from '../client/sweeps';
+import { UsageError } from '../domain/sweepSchema';
 import { BACKENDS } from './options';
-import type { BackendName } from '../activities/train/types';
+import type { BackendName } from '../engine/types';
 
 export interface CommandContext {
   out: (v: unknown) => void;

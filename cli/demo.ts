@@ -2,11 +2,11 @@
 import type { Client } from '@temporalio/client';
 import { connect, type Db } from '../db/connect';
 import { connectClient } from '../workers/connections';
-import { readEmbeddedEndpoints, removeEmbeddedEndpoints, writeEmbeddedEndpoints } from './endpoints';
-import { sparsityHome } from './paths';
-import { startLocalWorkers, startStack } from './stack';
-import { readSweepFile, UsageError } from './sweepFile';
-import { submitSweep, waitForSweep } from './sweeps';
+import { readEmbeddedEndpoints, removeEmbeddedEndpoints, writeEmbeddedEndpoints } from '../stack/endpoints';
+import { sparsityHome } from '../stack/paths';
+import { startLocalWorkers, startStack } from '../stack/stack';
+import { readSweepFile, UsageError } from '../domain/sweepSchema';
+import { submitSweep, waitForSweep } from '../client/sweeps';
 import { StatusDisplay, printTable } from './display';
 
 export interface DemoSummary {

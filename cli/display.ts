@@ -1,6 +1,6 @@
 // Human-readable output: tables and the live progress display (stderr).
 import cliProgress from 'cli-progress';
-import type { RunDetail, SweepStatusReport } from './sweeps';
+import type { RunDetail, SweepStatusReport } from '../client/sweeps';
 
 const fmt = (v: unknown): string => {
   if (v === null || v === undefined) return '';

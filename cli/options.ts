@@ -1,4 +1,4 @@
-import type { BackendName } from '../activities/train/types';
+import type { BackendName } from '../engine/types';
 
 /** The `--backend` choices, fastest first. */
 export const BACKENDS: BackendName[] = ['tensorflow', 'wasm', 'cpu'];

@@ -1,10 +1,10 @@
 // `sparsity sql`: the one place user-written SQL runs, in a read-only transaction with a
 // statement timeout, against the database in use (starting the embedded one if needed).
 import pg from 'pg';
-import { startEmbeddedPostgres } from './embedded';
-import { envEndpoints, readEmbeddedEndpoints } from './endpoints';
-import { sparsityHome } from './paths';
-import { UsageError } from './sweepFile';
+import { startEmbeddedPostgres } from '../stack/embedded';
+import { envEndpoints, readEmbeddedEndpoints } from '../stack/endpoints';
+import { sparsityHome } from '../stack/paths';
+import { UsageError } from '../domain/sweepSchema';
 import { connect, migrateToLatest } from '../db/connect';
 
 export type Row = Record<string, unknown>;

@@ -1,7 +1,7 @@
 // The database, as Kysely sees it: one interface per table or view. This is a public
 // interface (researchers write SQL against it), documented in README.md#schema.
 import type { ColumnType, Generated, JSONColumnType } from 'kysely';
-import type { RunConfig, SweepSpec } from '../workflows/spec';
+import type { RunConfig, SweepSpec } from '../domain/spec';
 
 export type SweepStatus = 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
 export type RunStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';

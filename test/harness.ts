@@ -5,7 +5,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { ensureDatabase, freePort, startEmbeddedPostgres, startTemporalDevServer, type TemporalDevServer } from '../cli/embedded';
+import { ensureDatabase, freePort, startEmbeddedPostgres, startTemporalDevServer, type TemporalDevServer } from '../stack/embedded';
 import { connect, migrateToLatest, type Db } from '../db/connect';
 import { connectClient, type Endpoints } from '../workers/connections';
 import pg from 'pg';

@@ -1,6 +1,6 @@
 // Small sweeps for tests: real training, seconds per run.
-import { validateSweep, type SweepFileInput } from '../cli/sweepFile';
-import type { SweepSpec } from '../workflows/spec';
+import { validateSweep, type SweepFileInput } from '../domain/sweepSchema';
+import type { SweepSpec } from '../domain/spec';
 
 export function tinySweep(overrides: Partial<SweepFileInput> = {}): SweepSpec {
   const input: SweepFileInput = {

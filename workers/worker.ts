@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import type { BackendName } from '../activities/train/types';
+import type { BackendName } from '../engine/types';
 import { connect, migrateToLatest, type Db } from '../db/connect';
 import { trainQueueOf } from '../workflows/sweep';
 import { connectWorkerConnection, type Endpoints } from './connections';

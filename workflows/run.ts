@@ -9,8 +9,8 @@ import {
   defineQuery,
 } from '@temporalio/workflow';
 import type { SweepActivities } from '../activities';
-import { segmentEnd } from './segments';
-import type { RunConfig } from './spec';
+import { segmentEnd } from '../domain/segments';
+import type { RunConfig } from '../domain/spec';
 
 export interface RunInput {
   sweepId: string;

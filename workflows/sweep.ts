@@ -13,10 +13,10 @@ import {
   ParentClosePolicy,
 } from '@temporalio/workflow';
 import type { SweepActivities } from '../activities';
-import { gridSize, runAt, runIdOf } from './grid';
+import { gridSize, runAt, runIdOf } from '../domain/grid';
 import { RunWorkflow, type RunOutcome } from './run';
 import { SA_ACTIVATION, SA_DMODEL, SA_PRUNING, SA_SEED, SA_SWEEP, SA_WIDTH_DEPTH } from './searchAttributes';
-import type { SweepSpec } from './spec';
+import type { SweepSpec } from '../domain/spec';
 
 export interface SweepCounts {
   completed: number;

@@ -51,7 +51,7 @@ async function benchBackend(name) {
     await value.data(); for (const k in grads) await grads[k].data();
     value.dispose(); tf.dispose(grads);
   });
-  // (b) hand-written backward (matMul with transpose flags), the style activities/train uses.
+  // (b) hand-written backward (matMul with transpose flags), the style engine uses.
   const manual = await timeit(async () => {
     const out = tf.tidy(() => {
       const z = tf.add(tf.matMul(X, W1), b1), h = tf.relu(z);

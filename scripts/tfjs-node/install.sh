@@ -183,7 +183,7 @@ To use it, let require('@tensorflow/tfjs-node') resolve to the side install:
   export NODE_PATH="$DEST/node_modules\${NODE_PATH:+:\$NODE_PATH}"
   export TF_CPP_MIN_LOG_LEVEL=2        # optional: silence TensorFlow's C++ info logs
 
-then, in the project (it already does this in activities/train/backend.ts):
+then, in the project (it already does this in engine/backend.ts):
 
   const tf = require('@tensorflow/tfjs-core');
   require('@tensorflow/tfjs-node');    // registers backend 'tensorflow' in the same engine

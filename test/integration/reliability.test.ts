@@ -3,8 +3,8 @@
 // stored point is lost or duplicated and that results equal an undisturbed run's.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startLocalWorkers } from '../../cli/stack';
-import { submitSweep, sweepStatus, waitForSweep } from '../../cli/sweeps';
+import { startLocalWorkers } from '../../stack/stack';
+import { submitSweep, sweepStatus, waitForSweep } from '../../client/sweeps';
 import type { Db } from '../../db/connect';
 import { pauseSignal, resumeSignal } from '../../workflows/sweep';
 import { killGroup, runCli, spawnWorker, startTestStack, until, type TestStack } from '../harness';

@@ -4,9 +4,9 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { startLocalWorkers, type LocalWorkers } from '../../cli/stack';
-import { submitSweep, waitForSweep } from '../../cli/sweeps';
-import { runIdOf } from '../../workflows/grid';
+import { startLocalWorkers, type LocalWorkers } from '../../stack/stack';
+import { submitSweep, waitForSweep } from '../../client/sweeps';
+import { runIdOf } from '../../domain/grid';
 import { runCli, startTestStack, type TestStack } from '../harness';
 import { tinySweep } from '../sweeps';
 

@@ -10,8 +10,8 @@ import {
   pruneWindow,
   sparsityAt,
   updateMasks,
-} from '../../activities/sparsity/pruning';
-import type { PruningConfig } from '../../workflows/spec';
+} from '../../engine/sparsity/pruning';
+import type { PruningConfig } from '../../domain/spec';
 
 const cubic: PruningConfig = {
   schedule: 'cubic',

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { LayerStats } from '../../activities/sparsity/layerStats';
-import { measureSparsity, parseMetric, PPL_TOLERANCE } from '../../activities/sparsity/metrics';
-import type { FfnCapture, SparsityProbe } from '../../activities/sparsity/probe';
+import { LayerStats } from '../../engine/sparsity/layerStats';
+import { measureSparsity, parseMetric, PPL_TOLERANCE } from '../../engine/sparsity/metrics';
+import type { FfnCapture, SparsityProbe } from '../../engine/sparsity/probe';
 import { gauss, rng } from './seededRandom';
 
 interface Layer {

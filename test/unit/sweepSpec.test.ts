@@ -1,9 +1,9 @@
 // Sweep files: validation messages name the field and the value; grid expansion is deterministic.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseSweepText, UsageError } from '../../cli/sweepFile';
-import { expandGrid, gridSize, runAt } from '../../workflows/grid';
-import { segmentEnd } from '../../workflows/segments';
+import { parseSweepText, UsageError } from '../../domain/sweepSchema';
+import { expandGrid, gridSize, runAt } from '../../domain/grid';
+import { segmentEnd } from '../../domain/segments';
 
 const base = `name: t
 training: {steps: 100, evalEvery: 10}

@@ -5,10 +5,10 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's main entry registers no gradients; autodiff (the reference here) needs them.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { initBackend } from '../../activities/train/backend';
-import { buildData, buildNetwork, initialParams } from '../../activities/train/factory';
-import { tinyMlpConfig, tinyTransformerConfig } from '../../activities/train/testing/configs';
-import type { ModelConfig, RunConfig } from '../../workflows/spec';
+import { initBackend } from '../../engine/backend';
+import { buildData, buildNetwork, initialParams } from '../../engine/factory';
+import { tinyMlpConfig, tinyTransformerConfig } from '../configs';
+import type { ModelConfig, RunConfig } from '../../domain/spec';
 
 before(async () => {
   await initBackend('cpu');

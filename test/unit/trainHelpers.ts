@@ -5,9 +5,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { createTrainer } from '../../activities/train';
-import type { NetworkTrainer } from '../../activities/train/trainer';
-import type { RunConfig } from '../../workflows/spec';
+import { createTrainer } from '../../engine';
+import type { NetworkTrainer } from '../../engine/trainer';
+import type { RunConfig } from '../../domain/spec';
 
 const b64 = (p: Float32Array) => Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('base64');
 

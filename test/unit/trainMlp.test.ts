@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { createTrainer } from '../../activities/train';
-import { tinyMlpConfig } from '../../activities/train/testing/configs';
-import type { NetworkTrainer } from '../../activities/train/trainer';
-import type { RunConfig } from '../../workflows/spec';
+import { createTrainer } from '../../engine';
+import { tinyMlpConfig } from '../configs';
+import type { NetworkTrainer } from '../../engine/trainer';
+import type { RunConfig } from '../../domain/spec';
 import { assertExactResumeAcrossProcesses, assertNoTensorLeak } from './trainHelpers';
 
 const pruned = (over: Partial<RunConfig> = {}): RunConfig =>

@@ -2,9 +2,9 @@
 // remaining steps, and writes the losses and final parameters for the parent to compare.
 // argv: <config.json> <checkpoint.bin> <steps> <out.json>
 import * as fs from 'node:fs';
-import { createTrainer } from '../../activities/train';
-import type { NetworkTrainer } from '../../activities/train/trainer';
-import type { RunConfig } from '../../workflows/spec';
+import { createTrainer } from '../../engine';
+import type { NetworkTrainer } from '../../engine/trainer';
+import type { RunConfig } from '../../domain/spec';
 
 async function main(): Promise<void> {
   const [configPath, checkpointPath, steps, outPath] = process.argv.slice(2);

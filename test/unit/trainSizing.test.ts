@@ -1,10 +1,10 @@
 // Pure sizing arithmetic: solveSize spends the budget, countParams matches the allocated tensors.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildNetwork } from '../../activities/train/factory';
-import { countParams, solveSize } from '../../activities/train/sizing';
-import { tinyMlpConfig, tinyTransformerConfig } from '../../activities/train/testing/configs';
-import type { ModelConfig } from '../../workflows/spec';
+import { buildNetwork } from '../../engine/factory';
+import { countParams, solveSize } from '../../domain/sizing';
+import { tinyMlpConfig, tinyTransformerConfig } from '../configs';
+import type { ModelConfig } from '../../domain/spec';
 
 test('solveSize lands within 5% of the budget over a grid of budgets and ratios', () => {
   for (const budget of [1e5, 3e5, 1e6, 3e6, 1e7, 1e8]) {

@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { createTrainer, initBackend } from '../../activities/train';
-import { buildData, buildNetwork, initialParams } from '../../activities/train/factory';
-import { MicrobatchRunner } from '../../activities/train/shards';
-import { tinyTransformerConfig } from '../../activities/train/testing/configs';
-import { ACTIVATIONS, type RunConfig, type TransformerModelConfig } from '../../workflows/spec';
+import { createTrainer, initBackend } from '../../engine';
+import { buildData, buildNetwork, initialParams } from '../../engine/factory';
+import { MicrobatchRunner } from '../../engine/shards';
+import { tinyTransformerConfig } from '../configs';
+import { ACTIVATIONS, type RunConfig, type TransformerModelConfig } from '../../domain/spec';
 import { assertExactResumeAcrossProcesses, assertNoTensorLeak } from './trainHelpers';
 
 /** Small enough that a step takes tens of milliseconds on one wasm thread. */

@@ -1,5 +1,5 @@
 // FROZEN reference copy of LayerStats as it was before the speed-up (see ../layerStats.ts), for tests and
-// bench/measure.ts only.
+// test/reference/measureBench.ts only.
 // One FFN layer's activations on the validation batch, and the curves every threshold-based metric
 // reads: pure typed-array arithmetic (no tfjs), so it is cheap to test against hand-computed values.
 //

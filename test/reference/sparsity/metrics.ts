@@ -1,5 +1,5 @@
 // FROZEN reference copy of measureSparsity as it was before the speed-up (see ../metrics.ts): kept only so
-// test/unit/sparsityFast.test.ts and bench/measure.ts can check and time the fast path against it.
+// test/unit/sparsityFast.test.ts and test/reference/measureBench.ts can check and time the fast path against it.
 // Do not import it from production code.
 // Activation-sparsity measurements of a model through its SparsityProbe (see DESIGN.md §1).
 //
@@ -28,14 +28,14 @@
 //   rule (for cett/ppl: c ≥ that layer's τ). Without `options`, `exact` is used when ≥ 1% of h is
 //   exactly zero.
 import * as tf from '@tensorflow/tfjs-core';
-import type { Activation } from '../../../workflows/spec';
-import type { LayerMetric, MetricSummary } from '../../../activities/train/types';
+import type { Activation } from '../../../domain/spec';
+import type { LayerMetric, MetricSummary } from '../../../engine/types';
 import { type Cut, DEFAULT_CURVE_TOKENS, LayerStats } from './layerStats';
-import { type ParsedMetric, parseMetric } from '../../../activities/sparsity/metricNames';
-import type { SparsityProbe } from '../../../activities/sparsity/probe';
+import { type ParsedMetric, parseMetric } from '../../../domain/metricNames';
+import type { SparsityProbe } from '../../../engine/sparsity/probe';
 
-export { parseMetric } from '../../../activities/sparsity/metricNames';
-export type { ParsedMetric } from '../../../activities/sparsity/metricNames';
+export { parseMetric } from '../../../domain/metricNames';
+export type { ParsedMetric } from '../../../domain/metricNames';
 
 /** A neuron is dead when active on fewer than this fraction of validation tokens. */
 export const DEAD_FRACTION = 0.001;

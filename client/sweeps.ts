@@ -1,0 +1,303 @@
+// What the CLI does to sweeps: submit, inspect, steer. Data out, no printing here.
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Db } from '../db/connect';
+import type { RunStatus } from '../db/schema';
+import { gridSize, runAt, runIdOf } from '../domain/grid';
+import { SA_SWEEP } from '../workflows/searchAttributes';
+import type { SweepSpec } from '../domain/spec';
+import { SweepWorkflow, pauseSignal, progressQuery, resumeSignal, trainQueueOf, type SweepProgress } from '../workflows/sweep';
+import { UsageError } from '../domain/sweepSchema';
+import { createBookkeeping } from '../activities/bookkeeping';
+
+export function sweepWorkflowId(sweepId: string): string {
+  return `sweep-${sweepId}`;
+}
+
+function stamp(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}`;
+}
+
+async function freshSweepId(db: Db, name: string): Promise<string> {
+  const base = `${name}-${stamp(new Date())}`;
+  for (let i = 0; ; i++) {
+    const id = i === 0 ? base : `${base}-${i + 1}`;
+    const taken = await db.selectFrom('sweeps').select('id').where('id', '=', id).executeTakeFirst();
+    if (!taken) return id;
+  }
+}
+
+/** Whether any worker polls the sweep's queues; a sweep nobody serves would wait silently. */
+export async function queueHasPollers(client: Client, taskQueue: string): Promise<{ workflows: boolean; training: boolean }> {
+  const has = async (name: string, kind: 1 | 2) => {
+    const r = await client.workflowService.describeTaskQueue({
+      namespace: client.options.namespace,
+      taskQueue: { name, kind: 1 },
+      taskQueueType: kind,
+    });
+    return (r.pollers ?? []).length > 0;
+  };
+  return { workflows: await has(taskQueue, 1), training: await has(trainQueueOf(taskQueue), 2) };
+}
+
+export interface SubmitResult {
+  sweepId: string;
+  runs: number;
+  workflowId: string;
+}
+
+/** Stores the sweep and its runs, then starts the workflow; a failed start leaves nothing behind. */
+export async function submitSweep(db: Db, client: Client, spec: SweepSpec): Promise<SubmitResult> {
+  const sweepId = await freshSweepId(db, spec.name);
+  const workflowId = sweepWorkflowId(sweepId);
+  const total = gridSize(spec);
+  await db.transaction().execute(async (tx) => {
+    await tx
+      .insertInto('sweeps')
+      .values({
+        id: sweepId,
+        name: spec.name,
+        spec: JSON.stringify(spec),
+        status: 'running',
+        task_queue: spec.taskQueue,
+        total_runs: total,
+        workflow_id: workflowId,
+        message: null,
+        finished_at: null,
+      })
+      .execute();
+    const chunk = 1000;
+    for (let start = 0; start < total; start += chunk) {
+      const rows = [];
+      for (let i = start; i < Math.min(total, start + chunk); i++) {
+        const run = runAt(spec, i);
+        rows.push({
+          id: runIdOf(sweepId, i),
+          sweep_id: sweepId,
+          run_index: i,
+          run_key: run.key,
+          label: run.label,
+          config: JSON.stringify(run.config),
+          status: 'pending' as const,
+          backend: null,
+          worker: null,
+          total_params: null,
+          non_embedding_params: null,
+          linear_params: null,
+          avg_nonzero_params: null,
+          steps_total: run.config.training.steps,
+          final_train_loss: null,
+          final_val_loss: null,
+          error: null,
+          started_at: null,
+          finished_at: null,
+        });
+      }
+      await tx.insertInto('runs').values(rows).execute();
+    }
+  });
+  try {
+    await client.workflow.start(SweepWorkflow, {
+      workflowId,
+      taskQueue: spec.taskQueue,
+      args: [{ sweepId, spec }],
+      typedSearchAttributes: [{ key: SA_SWEEP, value: sweepId }],
+    });
+  } catch (err) {
+    await db.deleteFrom('sweeps').where('id', '=', sweepId).execute();
+    throw err;
+  }
+  return { sweepId, runs: total, workflowId };
+}
+
+export interface RunDetail {
+  runId: string;
+  label: string;
+  status: RunStatus;
+  progress: number;
+  step: number;
+  steps: number;
+  valLoss: number | null;
+  activationRatio: number | null;
+  backend: string | null;
+  worker: string | null;
+  error: string | null;
+}
+
+export interface SweepStatusReport {
+  sweepId: string;
+  name: string;
+  status: string;
+  message: string | null;
+  paused: boolean;
+  runs: { total: number; completed: number; running: number; failed: number; cancelled: number; pending: number };
+  runsDetail: RunDetail[];
+}
+
+export async function requireSweep(db: Db, sweepId: string) {
+  const sweep = await db.selectFrom('sweeps').selectAll().where('id', '=', sweepId).executeTakeFirst();
+  if (!sweep) {
+    const recent = await db.selectFrom('sweeps').select('id').orderBy('created_at', 'desc').limit(5).execute();
+    const hint = recent.length ? ` (recent sweeps: ${recent.map((r) => r.id).join(', ')})` : '';
+    throw new UsageError(`no sweep with id "${sweepId}"${hint}`);
+  }
+  return sweep;
+}
+
+export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> {
+  const rows = await db
+    .selectFrom('runs')
+    .leftJoin(
+      (eb) =>
+        eb
+          .selectFrom('run_points')
+          .distinctOn('run_id')
+          .select(['run_id', 'activation_ratio'])
+          .orderBy('run_id')
+          .orderBy('step', 'desc')
+          .as('last'),
+      (j) => j.onRef('last.run_id', '=', 'runs.id'),
+    )
+    .select([
+      'runs.id',
+      'runs.label',
+      'runs.status',
+      'runs.steps_done',
+      'runs.steps_total',
+      'runs.final_val_loss',
+      'runs.backend',
+      'runs.worker',
+      'runs.error',
+      'last.activation_ratio',
+    ])
+    .where('runs.sweep_id', '=', sweepId)
+    .orderBy('runs.run_index')
+    .execute();
+  return rows.map((r) => ({
+    runId: r.id,
+    label: r.label,
+    status: r.status,
+    step: r.steps_done,
+    steps: r.steps_total,
+    progress: r.status === 'completed' ? 1 : Math.min(1, r.steps_done / Math.max(1, r.steps_total)),
+    valLoss: r.final_val_loss,
+    activationRatio: r.activation_ratio ?? null,
+    backend: r.backend,
+    worker: r.worker,
+    error: r.error,
+  }));
+}
+
+export async function sweepStatus(db: Db, client: Client | undefined, sweepId: string): Promise<SweepStatusReport> {
+  const sweep = await requireSweep(db, sweepId);
+  const runsDetail = await runDetails(db, sweepId);
+  const count = (s: RunStatus) => runsDetail.filter((r) => r.status === s).length;
+  let paused = sweep.status === 'paused';
+  if (client && (sweep.status === 'running' || sweep.status === 'paused')) {
+    try {
+      const p: SweepProgress = await client.workflow.getHandle(sweep.workflow_id).query(progressQuery);
+      paused = p.paused;
+    } catch {
+      /* the workflow may be between runs (continue-as-new); the database answer stands */
+    }
+  }
+  return {
+    sweepId,
+    name: sweep.name,
+    status: paused && sweep.status === 'running' ? 'paused' : sweep.status,
+    message: sweep.message,
+    paused,
+    runs: {
+      total: sweep.total_runs,
+      completed: count('completed'),
+      running: count('running'),
+      failed: count('failed'),
+      cancelled: count('cancelled'),
+      pending: count('pending'),
+    },
+    runsDetail,
+  };
+}
+
+export async function signalSweep(db: Db, client: Client, sweepId: string, action: 'pause' | 'resume' | 'cancel'): Promise<void> {
+  const sweep = await requireSweep(db, sweepId);
+  if (['completed', 'failed', 'cancelled'].includes(sweep.status)) {
+    throw new UsageError(`sweep ${sweepId} is already ${sweep.status}; nothing to ${action}`);
+  }
+  const handle = client.workflow.getHandle(sweep.workflow_id);
+  try {
+    if (action === 'pause') await handle.signal(pauseSignal);
+    else if (action === 'resume') await handle.signal(resumeSignal);
+    else await handle.cancel();
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    if (action !== 'cancel') throw new UsageError(`sweep ${sweepId} has no running workflow (${sweep.workflow_id})`);
+    // The workflow is gone but the rows say otherwise: settle them.
+    await createBookkeeping(db).setSweepStatus({ sweepId, status: 'cancelled', message: 'cancelled (its workflow had already closed)' });
+  }
+  if (action !== 'cancel') {
+    await db
+      .updateTable('sweeps')
+      .set({ status: action === 'pause' ? 'paused' : 'running' })
+      .where('id', '=', sweepId)
+      .where('status', 'in', ['running', 'paused']) // never reopen a sweep that just finished
+      .execute();
+  }
+}
+
+/**
+ * Cancels a sweep: the workflow cancels its runs, which stop within the heartbeat timeout.
+ * If nothing processes the request in `graceMs` (no worker serves the queue), the workflow is
+ * terminated and its runs are marked cancelled here, so a cancel never hangs.
+ */
+export async function cancelSweep(db: Db, client: Client, sweepId: string, graceMs: number): Promise<SweepStatusReport> {
+  const sweep = await requireSweep(db, sweepId);
+  await signalSweep(db, client, sweepId, 'cancel');
+  const handle = client.workflow.getHandle(sweep.workflow_id);
+  if ((await requireSweep(db, sweepId)).status === 'cancelled') return sweepStatus(db, undefined, sweepId);
+  const closed = await Promise.race([
+    handle.result().then(
+      () => true,
+      () => true,
+    ),
+    new Promise<false>((r) => setTimeout(() => r(false), graceMs)),
+  ]);
+  if (!closed) {
+    await handle.terminate('cancel requested but no worker processed it').catch(() => undefined);
+    await createBookkeeping(db).setSweepStatus({ sweepId, status: 'cancelled', message: 'cancelled (terminated: no worker processed the request)' });
+  } else {
+    // The workflow's own status update may still be in flight.
+    await until(async () => (await requireSweep(db, sweepId)).status === 'cancelled', 10_000);
+  }
+  return sweepStatus(db, undefined, sweepId);
+}
+
+async function until(fn: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+}
+
+/** Waits until the sweep workflow closes; `onTick` sees the status every `everyMs`. */
+export async function waitForSweep(
+  db: Db,
+  client: Client,
+  sweepId: string,
+  onTick?: (s: SweepStatusReport) => void,
+  everyMs = 2000,
+): Promise<SweepStatusReport> {
+  const sweep = await requireSweep(db, sweepId);
+  const handle = client.workflow.getHandle(sweep.workflow_id);
+  const result = handle.result().then(
+    () => undefined,
+    () => undefined,
+  );
+  let done = false;
+  void result.then(() => (done = true));
+  while (!done) {
+    if (onTick) onTick(await sweepStatus(db, undefined, sweepId));
+    await Promise.race([result, new Promise((r) => setTimeout(r, everyMs))]);
+  }
+  // The workflow's last act is the status update; read it back.
+  return sweepStatus(db, undefined, sweepId);
+}
+

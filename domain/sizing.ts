@@ -1,0 +1,105 @@
+// Parameter accounting and width/depth sizing. Pure arithmetic, no tfjs: the workflow bundle
+// imports this to expand `{budget, ratio}` sweeps deterministically.
+import type { ModelConfig } from './spec';
+import type { ParamCounts } from '../engine/types';
+
+/** Hidden width of the FFN: `ffnMult·dModel`, rounded to a whole neuron. */
+export function ffnWidth(dModel: number, ffnMult: number): number {
+  return Math.max(1, Math.round(ffnMult * dModel));
+}
+
+/** Weights of one FFN block (no biases anywhere in our models). */
+function ffnWeights(dModel: number, ffnMult: number, ffn: 'gated' | 'plain'): number {
+  const dFF = ffnWidth(dModel, ffnMult);
+  return (ffn === 'gated' ? 3 : 2) * dModel * dFF;
+}
+
+/**
+ * Counts what the models in `model/` allocate, exactly (a unit test checks it against the tensors).
+ * MLP: input projection [inputDim, d], per block RMSNorm gain + FFN, final RMSNorm gain, head [d, outputDim].
+ * Transformer: token embedding, optional learned positions, per block two RMSNorm gains + Wqkv [d,3d]
+ * + Wo [d,d] + FFN, final RMSNorm gain, untied head [d, vocab] unless tied.
+ */
+export function countParams(model: ModelConfig): ParamCounts {
+  const d = model.dModel;
+  const blockFfn = ffnWeights(d, model.ffnMult, model.ffn);
+  if (model.family === 'mlp') {
+    const linear = model.inputDim * d + model.nLayers * blockFfn + d * model.outputDim;
+    const norms = model.nLayers * d + d;
+    // The MLP has no embeddings: its input and output projections count as non-embedding weights.
+    return { total: linear + norms, nonEmbedding: linear + norms, linear };
+  }
+  const attention = 4 * d * d;
+  const perBlock = attention + blockFfn + 2 * d;
+  const nonEmbedding = model.nLayers * perBlock + d;
+  const tokenEmbedding = model.vocabSize * d;
+  const positions = model.positions === 'learned' ? model.seqLen * d : 0;
+  const head = model.tiedEmbeddings ? 0 : d * model.vocabSize;
+  return {
+    total: nonEmbedding + tokenEmbedding + positions + head,
+    nonEmbedding,
+    linear: model.nLayers * (attention + blockFfn),
+  };
+}
+
+/** Non-embedding weights of a pre-norm Transformer block stack (matrices and norm gains). */
+function stackParams(dModel: number, nLayers: number, ffnMult: number, ffn: 'gated' | 'plain'): number {
+  return nLayers * (4 * dModel * dModel + ffnWeights(dModel, ffnMult, ffn) + 2 * dModel) + dModel;
+}
+
+/** Heads for width d: a divisor of d with an even head width, nearest to d/headDim (at least 1). */
+function headsFor(d: number, headDim: number): number {
+  let best = 1;
+  for (let h = 1; h <= d / 2; h++) {
+    if (d % h !== 0 || (d / h) % 2 !== 0) continue;
+    if (Math.abs(Math.log(d / h / headDim)) < Math.abs(Math.log(d / best / headDim))) best = h;
+  }
+  return best;
+}
+
+/** Widths are multiples of this, so small budgets can still be met closely. */
+const WIDTH_STEP = 8;
+/** A shape within this relative distance of the budget counts as meeting it. */
+const BUDGET_TOLERANCE = 0.05;
+
+/**
+ * Width and depth for a non-embedding parameter `budget` at width/depth ratio `ratio = d/n`.
+ * The closed form `d ≈ (P·r/(4 + k·m))^(1/3)` (k = 3 gated, 2 plain) centres a search over widths
+ * (multiples of 8) and the two depths that best spend the budget at each width. Among shapes within
+ * 5% of the budget the one nearest the requested ratio wins; if none is, the one nearest the budget.
+ * Heads are the divisor of dModel (even head width) nearest to `dModel/headDim`. `params` is exact.
+ */
+export function solveSize(
+  budget: number,
+  ratio: number,
+  ffnMult: number,
+  ffn: 'gated' | 'plain',
+  headDim = 64,
+): { dModel: number; nLayers: number; nHeads: number; params: number } {
+  if (!(budget > 0) || !(ratio > 0)) throw new Error(`solveSize: budget and ratio must be > 0 (got ${budget}, ${ratio})`);
+  const k = ffn === 'gated' ? 3 : 2;
+  const dIdeal = Math.cbrt((budget * ratio) / (4 + k * ffnMult));
+  type Shape = { dModel: number; nLayers: number; params: number; budgetErr: number; ratioErr: number };
+  let best: Shape | null = null;
+  const better = (a: Shape, b: Shape | null): boolean => {
+    if (!b) return true;
+    const aOk = a.budgetErr <= BUDGET_TOLERANCE;
+    const bOk = b.budgetErr <= BUDGET_TOLERANCE;
+    if (aOk !== bOk) return aOk;
+    return aOk ? a.ratioErr < b.ratioErr : a.budgetErr < b.budgetErr;
+  };
+  const lo = Math.max(1, Math.floor((0.5 * dIdeal) / WIDTH_STEP));
+  const hi = Math.max(lo, Math.ceil((2 * dIdeal) / WIDTH_STEP));
+  for (let w = lo; w <= hi; w++) {
+    const d = w * WIDTH_STEP;
+    const perLayer = stackParams(d, 1, ffnMult, ffn) - d;
+    const nExact = (budget - d) / perLayer;
+    for (const n of new Set([Math.max(1, Math.floor(nExact)), Math.max(1, Math.ceil(nExact))])) {
+      const params = stackParams(d, n, ffnMult, ffn);
+      const shape = { dModel: d, nLayers: n, params, budgetErr: Math.abs(params - budget) / budget, ratioErr: Math.abs(Math.log(d / n / ratio)) };
+      if (better(shape, best)) best = shape;
+    }
+  }
+  const chosen = best!;
+  return { dModel: chosen.dModel, nLayers: chosen.nLayers, nHeads: headsFor(chosen.dModel, headDim), params: chosen.params };
+}

@@ -1,0 +1,269 @@
+// Reading and validating a sweep file. Everything a user can get wrong is refused here,
+// before any workflow starts or any row is written, with the field path and the bad value.
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { parseMetric } from './metricNames';
+import { gridSize, runAt } from './grid';
+import { ACTIVATIONS, PRUNING_SCHEDULES, type SweepSpec } from './spec';
+
+/** A mistake in the user's input: exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const DEFAULT_MAX_RUNS = 100_000;
+
+const posInt = z.number().int().positive();
+/** Seeds are stored and viewed as Postgres integers. */
+const seedInt = z.number().int().nonnegative().max(2 ** 31 - 1);
+const fraction = z.number().min(0).max(1);
+/** A grid axis: a list, or one value standing for a list of one. */
+const list = <T extends z.ZodTypeAny>(item: T) => z.preprocess((v) => (v === undefined || Array.isArray(v) ? v : [v]), z.array(item));
+
+const sizeSchema = z.union([
+  z.strictObject({ dModel: posInt, nLayers: posInt, nHeads: posInt.optional() }),
+  z.strictObject({ budget: z.number().positive(), ratio: z.number().positive() }),
+]);
+
+const pruningSchema = z
+  .strictObject({
+    schedule: z.enum(PRUNING_SCHEDULES),
+    start: fraction.default(0.25),
+    end: fraction.default(0.75),
+    initialSparsity: z.number().min(0).lt(1).default(0),
+    finalSparsity: z.number().min(0).lt(1, 'sparsity must be in [0, 1)').default(0),
+    every: posInt.default(10),
+    scope: z.enum(['global', 'layer']).default('global'),
+  })
+  .superRefine((p, ctx) => {
+    if (p.schedule !== 'none' && p.end < p.start) {
+      ctx.addIssue({ code: 'custom', path: ['end'], message: `must be ≥ start (${p.start})`, input: p.end });
+    }
+    if (p.schedule !== 'none' && p.finalSparsity === 0) {
+      ctx.addIssue({ code: 'custom', path: ['finalSparsity'], message: `must be > 0 for schedule ${p.schedule}`, input: 0 });
+    }
+  });
+
+const modelSchema = z.strictObject({
+  family: z.enum(['mlp', 'transformer']).default('mlp'),
+  topK: z.number().gt(0).max(1).nullable().default(null),
+  ffnMult: z.number().positive().default(4),
+  ffn: z.enum(['gated', 'plain']).default('plain'),
+  // mlp
+  inputDim: posInt.default(32),
+  outputDim: posInt.default(16),
+  // transformer
+  nHeads: posInt.default(4),
+  positions: z.enum(['rotary', 'learned']).default('rotary'),
+  tiedEmbeddings: z.boolean().default(true),
+  seqLen: posInt.default(64),
+  vocabSize: z.number().int().min(260).default(512),
+});
+
+const sweepSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'letters, digits, _ . - only (max 63)'),
+  taskQueue: z.string().min(1).default('sparsity'),
+  maxParallel: posInt.default(2),
+  segmentSteps: posInt.default(1000),
+  heartbeatTimeout: z.number().positive().default(30),
+  maxRuns: posInt.default(DEFAULT_MAX_RUNS),
+  continueAsNewEvery: posInt.default(500),
+  // prefault: an omitted section is parsed as {}, so its own defaults apply.
+  model: modelSchema.prefault({}),
+  data: z
+    .strictObject({ kind: z.enum(['brown', 'teacher', 'random-labels']).optional(), valSize: posInt.default(256) })
+    .prefault({}),
+  optim: z
+    .strictObject({
+      lr: z.number().positive('learning rate must be > 0').default(3e-3),
+      schedule: z.enum(['cosine', 'wsd', 'constant']).default('cosine'),
+      warmup: fraction.default(0.05),
+      decay: fraction.default(0.2),
+      minLrRatio: fraction.default(0.1),
+      weightDecay: z.number().min(0).default(0.01),
+      beta1: z.number().min(0).lt(1).default(0.9),
+      beta2: z.number().min(0).lt(1).default(0.95),
+      eps: z.number().positive().default(1e-8),
+      gradClip: z.number().min(0).default(1),
+    })
+    .prefault({}),
+  training: z.strictObject({
+    steps: posInt,
+    batchSize: posInt.default(32),
+    evalEvery: posInt.default(50),
+  }),
+  measure: z
+    .strictObject({
+      metrics: z.array(z.string()).min(1).default(['exact', 'ppl-1%']),
+      primary: z.string().default('ppl-1%'),
+    })
+    .prefault({}),
+  grid: z.strictObject({
+    activation: list(z.enum(ACTIVATIONS)),
+    size: list(sizeSchema),
+    pruning: list(pruningSchema).prefault([{ schedule: 'none' }]),
+    seed: list(seedInt).default([0]),
+    steps: list(posInt).default([]),
+    lr: list(z.number().positive('learning rate must be > 0')).default([]),
+  }),
+});
+
+export type SweepFileInput = z.input<typeof sweepSchema>;
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'missing';
+  const text = JSON.stringify(v);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function pathText(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out || '(top level)';
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = root;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+function zodMessage(error: z.ZodError, raw: unknown, source: string): string {
+  const lines = error.issues.slice(0, 8).map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      const where = pathText(issue.path);
+      return `${where}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    }
+    const value = valueAt(raw, issue.path);
+    return `${pathText(issue.path)}: ${issue.message} (got ${describeValue(value)})`;
+  });
+  const more = error.issues.length > 8 ? `\n  ... and ${error.issues.length - 8} more` : '';
+  return `invalid sweep file ${source}:\n  ${lines.join('\n  ')}${more}`;
+}
+
+/** Turns the parsed YAML document into a SweepSpec, or throws UsageError naming what is wrong. */
+export function validateSweep(raw: unknown, source = '<input>', overrides: { name?: string } = {}): SweepSpec {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new UsageError(`invalid sweep file ${source}: expected a mapping at the top level (got ${describeValue(raw)})`);
+  }
+  const withName = overrides.name ? { ...(raw as Record<string, unknown>), name: overrides.name } : raw;
+  const parsed = sweepSchema.safeParse(withName);
+  if (!parsed.success) throw new UsageError(zodMessage(parsed.error, withName, source));
+  const f = parsed.data;
+  const fail = (path: string, msg: string) => {
+    throw new UsageError(`invalid sweep file ${source}:\n  ${path}: ${msg}`);
+  };
+
+  const family = f.model.family;
+  const dataKind = f.data.kind ?? (family === 'mlp' ? 'teacher' : 'brown');
+  if (family === 'mlp' && dataKind === 'brown') fail('data.kind', `"brown" needs model.family transformer (got mlp)`);
+  if (family === 'transformer' && dataKind !== 'brown') fail('data.kind', `the transformer trains on "brown" text (got "${dataKind}")`);
+  f.grid.size.forEach((size, i) => {
+    if (family === 'transformer' && 'dModel' in size) {
+      const heads = size.nHeads ?? f.model.nHeads;
+      if (size.dModel % heads !== 0) {
+        fail(`grid.size[${i}].nHeads`, `${heads} heads do not divide dModel ${size.dModel}`);
+      }
+      if ((size.dModel / heads) % 2 !== 0) {
+        fail(`grid.size[${i}].nHeads`, `head width dModel/nHeads = ${size.dModel / heads} must be even (rotary pairs)`);
+      }
+    }
+  });
+  for (const [i, name] of f.measure.metrics.entries()) {
+    try {
+      parseMetric(name);
+    } catch (err) {
+      fail(`measure.metrics[${i}]`, `${(err as Error).message} (got ${JSON.stringify(name)})`);
+    }
+  }
+  if (!f.measure.metrics.includes(f.measure.primary)) {
+    fail('measure.primary', `must be one of measure.metrics ${JSON.stringify(f.measure.metrics)} (got ${JSON.stringify(f.measure.primary)})`);
+  }
+  for (const [axis, values] of Object.entries(f.grid)) {
+    if (axis !== 'steps' && axis !== 'lr' && values.length === 0) fail(`grid.${axis}`, 'must list at least one value (the grid is empty)');
+  }
+
+  const m = f.model;
+  const spec: SweepSpec = {
+    name: f.name,
+    taskQueue: f.taskQueue,
+    maxParallel: f.maxParallel,
+    segmentSteps: f.segmentSteps,
+    heartbeatTimeoutSeconds: f.heartbeatTimeout,
+    continueAsNewEvery: f.continueAsNewEvery,
+    base: {
+      model:
+        family === 'mlp'
+          ? {
+              family: 'mlp',
+              activation: f.grid.activation[0],
+              topK: m.topK,
+              dModel: 1,
+              nLayers: 1,
+              ffnMult: m.ffnMult,
+              ffn: m.ffn,
+              inputDim: m.inputDim,
+              outputDim: m.outputDim,
+            }
+          : {
+              family: 'transformer',
+              activation: f.grid.activation[0],
+              topK: m.topK,
+              dModel: 1,
+              nLayers: 1,
+              nHeads: m.nHeads,
+              ffnMult: m.ffnMult,
+              ffn: m.ffn,
+              positions: m.positions,
+              tiedEmbeddings: m.tiedEmbeddings,
+              seqLen: m.seqLen,
+              vocabSize: m.vocabSize,
+            },
+      data: { kind: dataKind, valSize: f.data.valSize },
+      optim: f.optim,
+      training: f.training,
+      pruning: f.grid.pruning[0],
+      measure: f.measure,
+    },
+    grid: f.grid,
+  };
+  const total = gridSize(spec);
+  if (total > f.maxRuns) {
+    fail('grid', `${total} runs exceed the cap maxRuns = ${f.maxRuns} (raise maxRuns to allow it)`);
+  }
+  // Resolve budget-based sizes now, so an impossible budget is refused before anything starts.
+  f.grid.size.forEach((size, i) => {
+    if (!('budget' in size)) return;
+    try {
+      const run = runAt({ ...spec, grid: { ...spec.grid, size: [size], activation: [spec.grid.activation[0]], pruning: [spec.grid.pruning[0]], seed: [0], steps: [], lr: [] } }, 0);
+      if (run.config.model.dModel < 1 || run.config.model.nLayers < 1) throw new Error('no valid shape');
+    } catch (err) {
+      fail(`grid.size[${i}]`, `cannot solve budget ${size.budget} at ratio ${size.ratio}: ${(err as Error).message}`);
+    }
+  });
+  return spec;
+}
+
+export function parseSweepText(text: string, source: string, overrides: { name?: string } = {}): SweepSpec {
+  const doc = YAML.parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    throw new UsageError(`malformed YAML in ${source}: ${e.message.split('\n')[0]}`);
+  }
+  return validateSweep(doc.toJS(), source, overrides);
+}
+
+export function readSweepFile(file: string, overrides: { name?: string } = {}): SweepSpec {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot read sweep file ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  return parseSweepText(text, file, overrides);
+}
