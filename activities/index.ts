@@ -3,7 +3,7 @@ import type { Db } from '../db/connect';
 import { createBookkeeping } from './bookkeeping';
 import { createTrainSegment } from './trainSegment';
 import { createFitSweep } from './fitSweep';
-import type { BackendName } from '../engine/types';
+import type { BackendName, EnginePaths } from '../engine/types';
 
 export interface ActivityDeps {
   db: Db;
@@ -11,6 +11,8 @@ export interface ActivityDeps {
   workerName: string;
   /** Backend a training slot asks for; the engine falls back when it is not available. */
   backend?: BackendName;
+  /** Where the engine caches data and finds the native backend (the worker's host decides). */
+  paths: EnginePaths;
 }
 
 export function createActivities(deps: ActivityDeps) {

@@ -1,13 +1,14 @@
-// The training activity: restore the last committed checkpoint, train to the next
-// segment boundary, and at every eval point commit points + checkpoint in ONE transaction.
-// A retry therefore restarts from exactly what is stored: no point is lost or duplicated.
+// The training activity: restore the last committed checkpoint, train to the next segment
+// boundary, and at every eval point commit points + checkpoint in ONE transaction
+// (db/points.ts). A retry therefore restarts from exactly what is stored.
 import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
-import { sql } from 'kysely';
-import type { Db } from '../db/connect';
+import { commitEvalPoint } from '../db/points';
+import { countAttempt, loadTrainingState, recordModel } from '../db/runs';
+import { hashJson } from '../domain/hash';
 import { isEvalStep } from '../domain/segments';
 import type { RunConfig } from '../domain/spec';
 import { createTrainer, initBackend } from '../engine';
-import type { EvalResult, Trainer } from '../engine/types';
+import type { Trainer } from '../engine/types';
 import type { ActivityDeps } from '.';
 
 export interface SegmentInput {
@@ -30,26 +31,40 @@ export function createTrainSegment(deps: ActivityDeps) {
   const { db } = deps;
   return async function trainSegment(input: SegmentInput): Promise<SegmentResult> {
     const ctx = Context.current();
-    const backend = await initBackend(deps.backend);
-    const stored = await db
-      .selectFrom('checkpoints')
-      .select(['step', 'data'])
-      .where('run_id', '=', input.runId)
-      .executeTakeFirst();
+    const backend = await initBackend(deps.backend, deps.paths.nativeBackendDir);
+    const state = await loadTrainingState(db, input.runId);
+    if (!state) throw ApplicationFailure.nonRetryable(`run ${input.runId} is not in the database`, 'UnknownRun');
+    // The stored row is the run: a payload that hashes differently (a deploy that changed sizing
+    // or defaults mid-sweep) would train something other than what `runs.config` and its key say.
+    const key = hashJson(input.config);
+    if (key !== state.runKey) {
+      throw ApplicationFailure.nonRetryable(
+        `run ${input.runId}: the configuration this worker received (key ${key}) differs from the stored run (run_key ${state.runKey}); refusing to train it`,
+        'RunConfigMismatch',
+      );
+    }
+    const stored = state.checkpoint;
     if (stored && stored.step >= input.toStep) return { step: stored.step };
 
-    // Every attempt at a segment counts: a run that lost a worker shows more attempts than segments.
-    await db.updateTable('runs').set({ attempts: sql`attempts + 1` }).where('id', '=', input.runId).execute();
+    await countAttempt(db, input.runId);
     ctx.heartbeat({ step: stored?.step ?? 0, phase: 'restoring' });
     let trainer: Trainer;
     try {
-      trainer = await createTrainer(input.config, { backend, checkpoint: stored?.data });
+      trainer = await createTrainer(input.config, { paths: deps.paths, backend, checkpoint: stored?.data });
     } catch (err) {
       // A configuration the engine refuses fails the same way on every worker: do not retry it.
       throw ApplicationFailure.nonRetryable(`cannot build the model: ${(err as Error).message}`, 'InvalidRunConfig');
     }
     try {
-      if (!stored) await recordModel(db, input.runId, trainer, deps.workerName);
+      if (!stored) {
+        await recordModel(db, input.runId, {
+          backend: trainer.backend,
+          worker: deps.workerName,
+          totalParams: trainer.params.total,
+          nonEmbeddingParams: trainer.params.nonEmbedding,
+          linearParams: trainer.params.linear,
+        });
+      }
       let lossSum = 0;
       let lossCount = 0;
       let lastLr = 0;
@@ -74,14 +89,23 @@ export function createTrainSegment(deps: ActivityDeps) {
           }
           const checkpoint = await trainer.checkpoint();
           const seconds = (Date.now() - wallStart) / 1000;
-          await commitPoint(db, {
+          const primary = input.config.measure.primary;
+          await commitEvalPoint(db, {
             runId: input.runId,
-            trainer,
-            result,
+            step: result.step,
+            tokens: result.tokens,
             trainLoss: lossSum / lossCount,
+            valLoss: result.valLoss,
             lr: lastLr,
-            checkpoint,
-            seconds,
+            primary: { metric: primary, activationRatio: result.metrics.find((m) => m.metric === primary)?.activationRatio ?? null },
+            deadRatio: result.deadRatio,
+            nonzeroParams: result.nonzeroParams,
+            metrics: result.metrics,
+            layers: result.layers,
+            checkpoint: { data: checkpoint, backend: trainer.backend },
+            avgNonzeroParams: trainer.avgNonzeroParams,
+            trainSeconds: seconds - result.measureSeconds,
+            measureSeconds: result.measureSeconds,
             worker: deps.workerName,
           });
           lossSum = 0;
@@ -95,124 +119,4 @@ export function createTrainSegment(deps: ActivityDeps) {
       trainer.dispose();
     }
   };
-}
-
-async function recordModel(db: Db, runId: string, trainer: Trainer, worker: string): Promise<void> {
-  await db
-    .updateTable('runs')
-    .set({
-      backend: trainer.backend,
-      worker,
-      total_params: trainer.params.total,
-      non_embedding_params: trainer.params.nonEmbedding,
-      linear_params: trainer.params.linear,
-      updated_at: sql`now()`,
-    })
-    .where('id', '=', runId)
-    .execute();
-}
-
-interface PointToCommit {
-  runId: string;
-  trainer: Trainer;
-  result: EvalResult;
-  trainLoss: number;
-  lr: number;
-  checkpoint: Uint8Array;
-  seconds: number;
-  worker: string;
-}
-
-async function commitPoint(db: Db, p: PointToCommit): Promise<void> {
-  const { result, trainer } = p;
-  const primary = trainer.config.measure.primary;
-  const primaryRatio = result.metrics.find((m) => m.metric === primary)?.activationRatio ?? null;
-  const step = result.step;
-  await db.transaction().execute(async (tx) => {
-    await tx
-      .insertInto('run_points')
-      .values({
-        run_id: p.runId,
-        step,
-        tokens: result.tokens,
-        train_loss: p.trainLoss,
-        val_loss: result.valLoss,
-        activation_ratio: primaryRatio,
-        metric: primary,
-        dead_ratio: result.deadRatio,
-        nonzero_params: result.nonzeroParams,
-        lr: p.lr,
-      })
-      .onConflict((oc) =>
-        oc.columns(['run_id', 'step']).doUpdateSet((eb) => ({
-          train_loss: eb.ref('excluded.train_loss'),
-          val_loss: eb.ref('excluded.val_loss'),
-          activation_ratio: eb.ref('excluded.activation_ratio'),
-          dead_ratio: eb.ref('excluded.dead_ratio'),
-          nonzero_params: eb.ref('excluded.nonzero_params'),
-        })),
-      )
-      .execute();
-    if (result.metrics.length > 0) {
-      await tx
-        .insertInto('metric_points')
-        .values(
-          result.metrics.map((m) => ({
-            run_id: p.runId,
-            step,
-            metric: m.metric,
-            activation_ratio: m.activationRatio,
-            detail: m.detail ? JSON.stringify(m.detail) : null,
-          })),
-        )
-        .onConflict((oc) =>
-          oc.columns(['run_id', 'step', 'metric']).doUpdateSet((eb) => ({
-            activation_ratio: eb.ref('excluded.activation_ratio'),
-            detail: eb.ref('excluded.detail'),
-          })),
-        )
-        .execute();
-    }
-    if (result.layers.length > 0) {
-      await tx
-        .insertInto('layer_points')
-        .values(result.layers.map((l) => ({ run_id: p.runId, step, layer: l.layer, metric: l.metric, activation_ratio: l.activationRatio })))
-        .onConflict((oc) =>
-          oc.columns(['run_id', 'step', 'layer', 'metric']).doUpdateSet((eb) => ({ activation_ratio: eb.ref('excluded.activation_ratio') })),
-        )
-        .execute();
-    }
-    const run = await tx.selectFrom('runs').select('status').where('id', '=', p.runId).executeTakeFirst();
-    if (run?.status === 'completed') return; // finished elsewhere: no orphaned checkpoint
-    const data = Buffer.from(p.checkpoint.buffer, p.checkpoint.byteOffset, p.checkpoint.byteLength);
-    await tx
-      .insertInto('checkpoints')
-      .values({ run_id: p.runId, step, data, bytes: data.byteLength, backend: trainer.backend })
-      .onConflict((oc) =>
-        oc
-          .column('run_id')
-          .doUpdateSet({ step, data, bytes: data.byteLength, backend: trainer.backend, created_at: sql`now()` })
-          // A worker presumed dead may still finish late: never move a checkpoint backwards.
-          .where('checkpoints.step', '<', step),
-      )
-      .execute();
-    // A worker presumed dead may commit late: only a step at least as far as the stored one
-    // updates the run's latest figures.
-    await tx
-      .updateTable('runs')
-      .set({
-        steps_done: step,
-        final_train_loss: p.trainLoss,
-        final_val_loss: result.valLoss,
-        avg_nonzero_params: trainer.nonzeroParamSteps / Math.max(1, trainer.step),
-        train_seconds: sql`train_seconds + ${p.seconds - result.measureSeconds}`,
-        measure_seconds: sql`measure_seconds + ${result.measureSeconds}`,
-        worker: p.worker,
-        updated_at: sql`now()`,
-      })
-      .where('id', '=', p.runId)
-      .where('steps_done', '<=', step)
-      .where('status', '!=', 'completed')
-      .execute();
-  });
 }

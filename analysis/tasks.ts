@@ -9,7 +9,6 @@ export type WorkerTask =
   | { kind: 'chinchilla-grid'; data: ChinchillaData; starts: number[][]; offset: number }
   | { kind: 'chinchilla-bootstrap'; data: ChinchillaData; starts: number[][]; seed: number; from: number; to: number };
 
-export type CurveBootstrapResult = number[][];
 export type ChinchillaGridResult = { x: number[]; f: number; index: number };
 
 export function runTask(t: WorkerTask): unknown {

@@ -8,6 +8,7 @@ import { validateSweep } from '../domain/sweepSchema';
 import { startLocalWorkers, startStack } from '../stack/stack';
 import { submitSweep, waitForSweep } from '../client/sweeps';
 import { connect } from '../db/connect';
+import { sweepComputeSeconds } from '../db/sweeps';
 import { connectClient } from '../workers/connections';
 
 export interface BenchOrchestrationResult {
@@ -73,12 +74,8 @@ export async function benchOrchestration(opts: { runs?: number; slots?: number; 
     log(`bench: ${runs} runs on ${slots} slots, maxParallel ${maxParallel} (${sweepId})`);
     const final = await waitForSweep(db, client, sweepId, opts.progress ? (s) => log(`  ${s.runs.completed}/${s.runs.total}`) : undefined, 10_000);
     const seconds = (performance.now() - t0) / 1000;
-    const sums = await db
-      .selectFrom('runs')
-      .select((eb) => [eb.fn.sum<number>('train_seconds').as('train'), eb.fn.sum<number>('measure_seconds').as('measure')])
-      .where('sweep_id', '=', sweepId)
-      .executeTakeFirstOrThrow();
-    const trainTotal = Number(sums.train) + Number(sums.measure);
+    const sums = await sweepComputeSeconds(db, sweepId);
+    const trainTotal = sums.train + sums.measure;
     // Every continue-as-new leaves one closed run of the sweep workflow behind.
     let sweepWorkflowRuns = 0;
     let maxEvents = 0;

@@ -8,14 +8,13 @@
 // MFU = model FLOP/s ÷ the best 1024³ float32 matMul rate measured on the same engine just before;
 // model FLOPs per token = 6·(linear weights + tied head d·V) + 12·L·T·d (attention scores and mixing,
 // full square as in nanoGPT's estimate).
-import { projectRoot } from '../stack/paths';
+import { enginePaths, projectRoot } from '../stack/paths';
 import type { BackendName } from '../engine/types';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { countParams, createTrainer, initBackend } from '../engine';
-import { cacheDir } from '../engine/data/cache';
 import { brownTokensFile } from '../engine/data/brown';
 import type { RunConfig, TransformerModelConfig } from '../domain/spec';
 
@@ -78,7 +77,7 @@ function ourMatmulPeak(): number {
 
 /** The bench's own venv (torch 2.13.0 CPU + numpy), created on first use. */
 function torchPython(): string {
-  const venv = path.join(path.dirname(cacheDir()), 'venv-torch-bench');
+  const venv = path.join(path.dirname(enginePaths().cacheDir), 'venv-torch-bench');
   const python = path.join(venv, 'bin', 'python');
   if (!fs.existsSync(python)) {
     execFileSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
@@ -92,7 +91,7 @@ function runTorch(steps: number, flopsTok: number): EngineFigures & { threads: n
   const out = execFileSync(
     torchPython(),
     [
-      path.join(projectRoot(), 'bench', 'torch_reference.py'), '--tokens', brownTokensFile(m.vocabSize), '--steps', String(steps),
+      path.join(projectRoot(), 'bench', 'torch_reference.py'), '--tokens', brownTokensFile(m.vocabSize, enginePaths().cacheDir), '--steps', String(steps),
       '--d', String(m.dModel), '--layers', String(m.nLayers), '--heads', String(m.nHeads), '--ffn-mult', String(m.ffnMult),
       '--seq', String(m.seqLen), '--batch', String(REFERENCE_BATCH), '--vocab', String(m.vocabSize), '--activation', m.activation, '--threads', '2',
     ],
@@ -113,9 +112,10 @@ export async function benchTrain(opts: { steps?: number; json?: boolean; torch?:
   const log = (msg: string) => {
     if (!opts.json) process.stderr.write(`${msg}\n`);
   };
-  const backend = await initBackend(opts.backend);
+  const paths = enginePaths();
+  const backend = await initBackend(opts.backend, paths.nativeBackendDir);
   const flopsTok = flopsPerToken(REFERENCE_MODEL);
-  const trainer = await createTrainer(referenceConfig(steps));
+  const trainer = await createTrainer(referenceConfig(steps), { paths, backend });
   log(`ours (${backend}): warming up…`);
   await trainer.trainStep();
   await trainer.trainStep();

@@ -5,12 +5,13 @@ import { Option, type Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db/connect';
 import type { Endpoints } from '../workers/connections';
-import { createFitSweep, loadSweepData, storeFits } from '../activities/fitSweep';
+import { createFitSweep } from '../activities/fitSweep';
+import { loadSweepData, storeFits } from '../db/fits';
 import { fitSweepData, reportInput } from '../analysis/sweepFits';
 import { LAW_NAMES, fitPointsFromFile, fitResultJson, renderReport } from '../analysis';
 import { requireSweep } from '../client/sweeps';
-import { UsageError } from '../domain/sweepSchema';
-import { BACKENDS } from './options';
+import { UsageError } from '../domain/errors';
+import { BACKENDS } from '../engine/types';
 import type { BackendName } from '../engine/types';
 
 export interface CommandContext {

@@ -1,11 +1,14 @@
 // `sparsity demo`: the whole product in one command, on the embedded stack.
 import type { Client } from '@temporalio/client';
-import { connect, type Db } from '../db/connect';
+import { connect } from '../db/connect';
+import { listFits } from '../db/fits';
+import { finalPoints } from '../db/sweeps';
 import { connectClient } from '../workers/connections';
 import { readEmbeddedEndpoints, removeEmbeddedEndpoints, writeEmbeddedEndpoints } from '../stack/endpoints';
 import { sparsityHome } from '../stack/paths';
 import { startLocalWorkers, startStack } from '../stack/stack';
-import { readSweepFile, UsageError } from '../domain/sweepSchema';
+import { UsageError } from '../domain/errors';
+import { readSweepFile } from '../client/sweepFile';
 import { submitSweep, waitForSweep } from '../client/sweeps';
 import { StatusDisplay, printTable } from './display';
 
@@ -13,15 +16,6 @@ export interface DemoSummary {
   sweepId: string;
   runs: { total: number; completed: number };
   fits: { law: string; group: string; params: Record<string, number>; mse: number | null; status: string }[];
-}
-
-async function curveSummary(db: Db, sweepId: string) {
-  return db
-    .selectFrom('final_points')
-    .select(['label', 'activation', 'd_model', 'n_layers', 'pruning', 'last_step', 'val_loss', 'metric', 'activation_ratio', 'dead_ratio', 'avg_nonzero_params'])
-    .where('sweep_id', '=', sweepId)
-    .orderBy('run_id')
-    .execute();
 }
 
 export async function runDemo(opts: {
@@ -50,8 +44,8 @@ export async function runDemo(opts: {
     const final = await waitForSweep(db, client, submitted.sweepId, (s) => display.update(s));
     display.stop();
 
-    const curves = await curveSummary(db, submitted.sweepId);
-    const fits = await db.selectFrom('fits').selectAll().where('sweep_id', '=', submitted.sweepId).orderBy('law').orderBy('group_key').execute();
+    const curves = await finalPoints(db, submitted.sweepId);
+    const fits = await listFits(db, submitted.sweepId);
     if (!opts.json) {
       opts.out(`\nSweep ${submitted.sweepId}: ${final.status} (${final.message ?? ''})\n\nFinal point of each run:`);
       printTable(curves, opts.out);

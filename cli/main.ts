@@ -2,15 +2,16 @@
 // progress and logs to stderr; exit 0 ok, 1 failed, 2 bad usage or input.
 import { Command, CommanderError, Option } from 'commander';
 import type { Client } from '@temporalio/client';
-import { BACKENDS } from './options';
+import { BACKENDS } from '../engine/types';
 import type { BackendName } from '../engine/types';
 import { connect, migrateToLatest, type Db } from '../db/connect';
 import { connectClient, type Endpoints } from '../workers/connections';
 import { runOrchestrationWorker, runTrainingSlot, forkTrainingSlots } from '../workers/worker';
-import { readSweepFile, UsageError } from '../domain/sweepSchema';
+import { UsageError } from '../domain/errors';
+import { readSweepFile } from '../client/sweepFile';
 import { NoServiceError, readEmbeddedEndpoints, redactUrl, removeEmbeddedEndpoints, resolveEndpoints, writeEmbeddedEndpoints } from '../stack/endpoints';
 import path from 'node:path';
-import { projectRoot, sparsityHome } from '../stack/paths';
+import { enginePaths, projectRoot, sparsityHome } from '../stack/paths';
 import { startLocalWorkers, startStack } from '../stack/stack';
 import { cancelSweep, queueHasPollers, requireSweep, signalSweep, submitSweep, sweepStatus, waitForSweep, type SweepStatusReport } from '../client/sweeps';
 import { printStatus, printRuns, printTable, StatusDisplay } from './display';
@@ -125,7 +126,7 @@ Examples:
     .action(async (o: { taskQueue: string; slots: number; backend?: BackendName }) => {
       const endpoints = resolveEndpoints();
       const abort = new AbortController();
-      const opts = { endpoints, taskQueue: o.taskQueue, slots: o.slots, backend: o.backend };
+      const opts = { endpoints, taskQueue: o.taskQueue, slots: o.slots, backend: o.backend, paths: enginePaths() };
       const slots = forkTrainingSlots(opts);
       const orchestration = runOrchestrationWorker(opts, abort.signal);
       err(`worker ${process.pid}: queue "${o.taskQueue}", ${o.slots} training slot(s), Temporal ${endpoints.temporalAddress}`);
@@ -145,7 +146,7 @@ Examples:
       // Exit with the parent: a slot must not outlive the worker that forked it.
       process.on('disconnect', () => abort.abort());
       void waitForInterrupt().then(() => abort.abort());
-      await runTrainingSlot({ endpoints, taskQueue: o.taskQueue, slots: 1, slot: o.slot, backend: o.backend }, abort.signal);
+      await runTrainingSlot({ endpoints, taskQueue: o.taskQueue, slots: 1, slot: o.slot, backend: o.backend, paths: enginePaths() }, abort.signal);
       process.exit(0);
     });
 

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from '../stack/embedded';
 import { envEndpoints, readEmbeddedEndpoints } from '../stack/endpoints';
 import { sparsityHome } from '../stack/paths';
-import { UsageError } from '../domain/sweepSchema';
+import { UsageError } from '../domain/errors';
 import { connect, migrateToLatest } from '../db/connect';
 
 export type Row = Record<string, unknown>;

@@ -1,13 +1,14 @@
 // What the CLI does to sweeps: submit, inspect, steer. Data out, no printing here.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Db } from '../db/connect';
+import { runDetails, type RunDetail } from '../db/runs';
 import type { RunStatus } from '../db/schema';
+import { deleteSweep, findSweep, insertSweep, recentSweepIds, setSweepPaused, setSweepStatus, sweepExists } from '../db/sweeps';
 import { gridSize, runAt, runIdOf } from '../domain/grid';
 import { SA_SWEEP } from '../workflows/searchAttributes';
 import type { SweepSpec } from '../domain/spec';
 import { SweepWorkflow, pauseSignal, progressQuery, resumeSignal, trainQueueOf, type SweepProgress } from '../workflows/sweep';
-import { UsageError } from '../domain/sweepSchema';
-import { createBookkeeping } from '../activities/bookkeeping';
+import { UsageError } from '../domain/errors';
 
 export function sweepWorkflowId(sweepId: string): string {
   return `sweep-${sweepId}`;
@@ -22,8 +23,7 @@ async function freshSweepId(db: Db, name: string): Promise<string> {
   const base = `${name}-${stamp(new Date())}`;
   for (let i = 0; ; i++) {
     const id = i === 0 ? base : `${base}-${i + 1}`;
-    const taken = await db.selectFrom('sweeps').select('id').where('id', '=', id).executeTakeFirst();
-    if (!taken) return id;
+    if (!(await sweepExists(db, id))) return id;
   }
 }
 
@@ -51,51 +51,7 @@ export async function submitSweep(db: Db, client: Client, spec: SweepSpec): Prom
   const sweepId = await freshSweepId(db, spec.name);
   const workflowId = sweepWorkflowId(sweepId);
   const total = gridSize(spec);
-  await db.transaction().execute(async (tx) => {
-    await tx
-      .insertInto('sweeps')
-      .values({
-        id: sweepId,
-        name: spec.name,
-        spec: JSON.stringify(spec),
-        status: 'running',
-        task_queue: spec.taskQueue,
-        total_runs: total,
-        workflow_id: workflowId,
-        message: null,
-        finished_at: null,
-      })
-      .execute();
-    const chunk = 1000;
-    for (let start = 0; start < total; start += chunk) {
-      const rows = [];
-      for (let i = start; i < Math.min(total, start + chunk); i++) {
-        const run = runAt(spec, i);
-        rows.push({
-          id: runIdOf(sweepId, i),
-          sweep_id: sweepId,
-          run_index: i,
-          run_key: run.key,
-          label: run.label,
-          config: JSON.stringify(run.config),
-          status: 'pending' as const,
-          backend: null,
-          worker: null,
-          total_params: null,
-          non_embedding_params: null,
-          linear_params: null,
-          avg_nonzero_params: null,
-          steps_total: run.config.training.steps,
-          final_train_loss: null,
-          final_val_loss: null,
-          error: null,
-          started_at: null,
-          finished_at: null,
-        });
-      }
-      await tx.insertInto('runs').values(rows).execute();
-    }
-  });
+  await insertSweep(db, { id: sweepId, spec, workflowId, total }, (i) => ({ ...runAt(spec, i), id: runIdOf(sweepId, i) }));
   try {
     await client.workflow.start(SweepWorkflow, {
       workflowId,
@@ -104,25 +60,13 @@ export async function submitSweep(db: Db, client: Client, spec: SweepSpec): Prom
       typedSearchAttributes: [{ key: SA_SWEEP, value: sweepId }],
     });
   } catch (err) {
-    await db.deleteFrom('sweeps').where('id', '=', sweepId).execute();
+    await deleteSweep(db, sweepId);
     throw err;
   }
   return { sweepId, runs: total, workflowId };
 }
 
-export interface RunDetail {
-  runId: string;
-  label: string;
-  status: RunStatus;
-  progress: number;
-  step: number;
-  steps: number;
-  valLoss: number | null;
-  activationRatio: number | null;
-  backend: string | null;
-  worker: string | null;
-  error: string | null;
-}
+export type { RunDetail };
 
 export interface SweepStatusReport {
   sweepId: string;
@@ -135,57 +79,13 @@ export interface SweepStatusReport {
 }
 
 export async function requireSweep(db: Db, sweepId: string) {
-  const sweep = await db.selectFrom('sweeps').selectAll().where('id', '=', sweepId).executeTakeFirst();
+  const sweep = await findSweep(db, sweepId);
   if (!sweep) {
-    const recent = await db.selectFrom('sweeps').select('id').orderBy('created_at', 'desc').limit(5).execute();
-    const hint = recent.length ? ` (recent sweeps: ${recent.map((r) => r.id).join(', ')})` : '';
+    const recent = await recentSweepIds(db, 5);
+    const hint = recent.length ? ` (recent sweeps: ${recent.join(', ')})` : '';
     throw new UsageError(`no sweep with id "${sweepId}"${hint}`);
   }
   return sweep;
-}
-
-export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> {
-  const rows = await db
-    .selectFrom('runs')
-    .leftJoin(
-      (eb) =>
-        eb
-          .selectFrom('run_points')
-          .distinctOn('run_id')
-          .select(['run_id', 'activation_ratio'])
-          .orderBy('run_id')
-          .orderBy('step', 'desc')
-          .as('last'),
-      (j) => j.onRef('last.run_id', '=', 'runs.id'),
-    )
-    .select([
-      'runs.id',
-      'runs.label',
-      'runs.status',
-      'runs.steps_done',
-      'runs.steps_total',
-      'runs.final_val_loss',
-      'runs.backend',
-      'runs.worker',
-      'runs.error',
-      'last.activation_ratio',
-    ])
-    .where('runs.sweep_id', '=', sweepId)
-    .orderBy('runs.run_index')
-    .execute();
-  return rows.map((r) => ({
-    runId: r.id,
-    label: r.label,
-    status: r.status,
-    step: r.steps_done,
-    steps: r.steps_total,
-    progress: r.status === 'completed' ? 1 : Math.min(1, r.steps_done / Math.max(1, r.steps_total)),
-    valLoss: r.final_val_loss,
-    activationRatio: r.activation_ratio ?? null,
-    backend: r.backend,
-    worker: r.worker,
-    error: r.error,
-  }));
 }
 
 export async function sweepStatus(db: Db, client: Client | undefined, sweepId: string): Promise<SweepStatusReport> {
@@ -233,16 +133,9 @@ export async function signalSweep(db: Db, client: Client, sweepId: string, actio
     if (!(err instanceof WorkflowNotFoundError)) throw err;
     if (action !== 'cancel') throw new UsageError(`sweep ${sweepId} has no running workflow (${sweep.workflow_id})`);
     // The workflow is gone but the rows say otherwise: settle them.
-    await createBookkeeping(db).setSweepStatus({ sweepId, status: 'cancelled', message: 'cancelled (its workflow had already closed)' });
+    await setSweepStatus(db, { sweepId, status: 'cancelled', message: 'cancelled (its workflow had already closed)', settleRuns: true });
   }
-  if (action !== 'cancel') {
-    await db
-      .updateTable('sweeps')
-      .set({ status: action === 'pause' ? 'paused' : 'running' })
-      .where('id', '=', sweepId)
-      .where('status', 'in', ['running', 'paused']) // never reopen a sweep that just finished
-      .execute();
-  }
+  if (action !== 'cancel') await setSweepPaused(db, sweepId, action === 'pause');
 }
 
 /**
@@ -264,7 +157,7 @@ export async function cancelSweep(db: Db, client: Client, sweepId: string, grace
   ]);
   if (!closed) {
     await handle.terminate('cancel requested but no worker processed it').catch(() => undefined);
-    await createBookkeeping(db).setSweepStatus({ sweepId, status: 'cancelled', message: 'cancelled (terminated: no worker processed the request)' });
+    await setSweepStatus(db, { sweepId, status: 'cancelled', message: 'cancelled (terminated: no worker processed the request)', settleRuns: true });
   } else {
     // The workflow's own status update may still be in flight.
     await until(async () => (await requireSweep(db, sweepId)).status === 'cancelled', 10_000);

@@ -1,7 +1,7 @@
 // Expanding a sweep into its runs: pure and deterministic, so the sweep workflow can
 // compute run i of 10,000 without storing the list, and the CLI can check every run
 // before anything starts.
-import { solveSize } from './sizing';
+import { headsNear, solveSize } from './sizing';
 import { hashJson } from './hash';
 import type { ModelConfig, PruningConfig, RunConfig, SizeSpec, SweepSpec } from './spec';
 
@@ -40,16 +40,6 @@ function resolveModel(base: ModelConfig, size: SizeSpec): ModelConfig {
     return { ...base, dModel: size.dModel, nLayers: size.nLayers, nHeads: size.nHeads ?? base.nHeads };
   }
   return { ...base, dModel: size.dModel, nLayers: size.nLayers };
-}
-
-/** The sweep's head count when it divides the solved width (with an even head width), else the nearest that does. */
-function headsNear(dModel: number, wanted: number): number {
-  let best = 1;
-  for (let h = 1; h <= dModel; h++) {
-    if (dModel % h !== 0 || (dModel / h) % 2 !== 0) continue;
-    if (Math.abs(Math.log(h / wanted)) < Math.abs(Math.log(best / wanted))) best = h;
-  }
-  return best;
 }
 
 export function pruningLabel(p: PruningConfig): string {

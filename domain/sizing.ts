@@ -1,7 +1,16 @@
 // Parameter accounting and width/depth sizing. Pure arithmetic, no tfjs: the workflow bundle
 // imports this to expand `{budget, ratio}` sweeps deterministically.
 import type { ModelConfig } from './spec';
-import type { ParamCounts } from '../engine/types';
+
+/** Parameter counts of a model (all exact, from its configuration). */
+export interface ParamCounts {
+  /** Every trainable parameter, embeddings included. */
+  total: number;
+  /** Everything but token/position embeddings and the (untied) output head. */
+  nonEmbedding: number;
+  /** Weights of the prunable linear layers (attention projections, FFN matrices; MLP layers). */
+  linear: number;
+}
 
 /** Hidden width of the FFN: `ffnMult·dModel`, rounded to a whole neuron. */
 export function ffnWidth(dModel: number, ffnMult: number): number {
@@ -47,12 +56,15 @@ function stackParams(dModel: number, nLayers: number, ffnMult: number, ffn: 'gat
   return nLayers * (4 * dModel * dModel + ffnWeights(dModel, ffnMult, ffn) + 2 * dModel) + dModel;
 }
 
-/** Heads for width d: a divisor of d with an even head width, nearest to d/headDim (at least 1). */
-function headsFor(d: number, headDim: number): number {
+/**
+ * The head count for width `dModel` nearest (in ratio) to `wanted` among those that divide it with
+ * an even head width (rotary embeddings rotate pairs); at least 1.
+ */
+export function headsNear(dModel: number, wanted: number): number {
   let best = 1;
-  for (let h = 1; h <= d / 2; h++) {
-    if (d % h !== 0 || (d / h) % 2 !== 0) continue;
-    if (Math.abs(Math.log(d / h / headDim)) < Math.abs(Math.log(d / best / headDim))) best = h;
+  for (let h = 1; h <= dModel / 2; h++) {
+    if (dModel % h !== 0 || (dModel / h) % 2 !== 0) continue;
+    if (Math.abs(Math.log(h / wanted)) < Math.abs(Math.log(best / wanted))) best = h;
   }
   return best;
 }
@@ -67,15 +79,14 @@ const BUDGET_TOLERANCE = 0.05;
  * The closed form `d ≈ (P·r/(4 + k·m))^(1/3)` (k = 3 gated, 2 plain) centres a search over widths
  * (multiples of 8) and the two depths that best spend the budget at each width. Among shapes within
  * 5% of the budget the one nearest the requested ratio wins; if none is, the one nearest the budget.
- * Heads are the divisor of dModel (even head width) nearest to `dModel/headDim`. `params` is exact.
+ * Heads are the caller's choice (`headsNear`). `params` is exact.
  */
 export function solveSize(
   budget: number,
   ratio: number,
   ffnMult: number,
   ffn: 'gated' | 'plain',
-  headDim = 64,
-): { dModel: number; nLayers: number; nHeads: number; params: number } {
+): { dModel: number; nLayers: number; params: number } {
   if (!(budget > 0) || !(ratio > 0)) throw new Error(`solveSize: budget and ratio must be > 0 (got ${budget}, ${ratio})`);
   const k = ffn === 'gated' ? 3 : 2;
   const dIdeal = Math.cbrt((budget * ratio) / (4 + k * ffnMult));
@@ -101,5 +112,5 @@ export function solveSize(
     }
   }
   const chosen = best!;
-  return { dModel: chosen.dModel, nLayers: chosen.nLayers, nHeads: headsFor(chosen.dModel, headDim), params: chosen.params };
+  return { dModel: chosen.dModel, nLayers: chosen.nLayers, params: chosen.params };
 }

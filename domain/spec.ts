@@ -109,7 +109,7 @@ export type SizeSpec =
   | { dModel: number; nLayers: number; nHeads?: number }
   | { budget: number; ratio: number };
 
-/** The validated sweep file. `base` is a full RunConfig minus what the grid varies. */
+/** The validated sweep file. `base` is a RunConfig minus what the grid always varies (seed, pruning). */
 export interface SweepSpec {
   name: string;
   taskQueue: string;
@@ -120,7 +120,7 @@ export interface SweepSpec {
   continueAsNewEvery?: number;
   /** A training slot silent for this long is presumed dead; its segment is retried elsewhere. */
   heartbeatTimeoutSeconds: number;
-  base: Omit<RunConfig, 'seed'>;
+  base: Omit<RunConfig, 'seed' | 'pruning'>;
   grid: {
     activation: Activation[];
     size: SizeSpec[];

@@ -1,18 +1,13 @@
-// Reading and validating a sweep file. Everything a user can get wrong is refused here,
+// Validating a sweep file (pure: text in, SweepSpec or UsageError out). Everything a user can get wrong is refused here,
 // before any workflow starts or any row is written, with the field path and the bad value.
-import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { parseMetric } from './metricNames';
 import { gridSize, runAt } from './grid';
+import { DATA_DEFAULTS, MEASURE_DEFAULTS, MODEL_DEFAULTS, OPTIM_DEFAULTS, PRUNING_DEFAULTS, SWEEP_DEFAULTS, TRAINING_DEFAULTS } from './defaults';
+import { UsageError } from './errors';
 import { ACTIVATIONS, PRUNING_SCHEDULES, type SweepSpec } from './spec';
 
-/** A mistake in the user's input: exit code 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-export const DEFAULT_MAX_RUNS = 100_000;
 
 const posInt = z.number().int().positive();
 /** Seeds are stored and viewed as Postgres integers. */
@@ -29,12 +24,12 @@ const sizeSchema = z.union([
 const pruningSchema = z
   .strictObject({
     schedule: z.enum(PRUNING_SCHEDULES),
-    start: fraction.default(0.25),
-    end: fraction.default(0.75),
-    initialSparsity: z.number().min(0).lt(1).default(0),
-    finalSparsity: z.number().min(0).lt(1, 'sparsity must be in [0, 1)').default(0),
-    every: posInt.default(10),
-    scope: z.enum(['global', 'layer']).default('global'),
+    start: fraction.default(PRUNING_DEFAULTS.start),
+    end: fraction.default(PRUNING_DEFAULTS.end),
+    initialSparsity: z.number().min(0).lt(1).default(PRUNING_DEFAULTS.initialSparsity),
+    finalSparsity: z.number().min(0).lt(1, 'sparsity must be in [0, 1)').default(PRUNING_DEFAULTS.finalSparsity),
+    every: posInt.default(PRUNING_DEFAULTS.every),
+    scope: z.enum(['global', 'layer']).default(PRUNING_DEFAULTS.scope),
   })
   .superRefine((p, ctx) => {
     if (p.schedule !== 'none' && p.end < p.start) {
@@ -46,57 +41,57 @@ const pruningSchema = z
   });
 
 const modelSchema = z.strictObject({
-  family: z.enum(['mlp', 'transformer']).default('mlp'),
-  topK: z.number().gt(0).max(1).nullable().default(null),
-  ffnMult: z.number().positive().default(4),
-  ffn: z.enum(['gated', 'plain']).default('plain'),
+  family: z.enum(['mlp', 'transformer']).default(MODEL_DEFAULTS.family),
+  topK: z.number().gt(0).max(1).nullable().default(MODEL_DEFAULTS.topK),
+  ffnMult: z.number().positive().default(MODEL_DEFAULTS.ffnMult),
+  ffn: z.enum(['gated', 'plain']).default(MODEL_DEFAULTS.ffn),
   // mlp
-  inputDim: posInt.default(32),
-  outputDim: posInt.default(16),
+  inputDim: posInt.default(MODEL_DEFAULTS.inputDim),
+  outputDim: posInt.default(MODEL_DEFAULTS.outputDim),
   // transformer
-  nHeads: posInt.default(4),
-  positions: z.enum(['rotary', 'learned']).default('rotary'),
-  tiedEmbeddings: z.boolean().default(true),
-  seqLen: posInt.default(64),
-  vocabSize: z.number().int().min(260).default(512),
+  nHeads: posInt.default(MODEL_DEFAULTS.nHeads),
+  positions: z.enum(['rotary', 'learned']).default(MODEL_DEFAULTS.positions),
+  tiedEmbeddings: z.boolean().default(MODEL_DEFAULTS.tiedEmbeddings),
+  seqLen: posInt.default(MODEL_DEFAULTS.seqLen),
+  vocabSize: z.number().int().min(260).default(MODEL_DEFAULTS.vocabSize),
 });
 
 const sweepSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'letters, digits, _ . - only (max 63)'),
-  taskQueue: z.string().min(1).default('sparsity'),
-  maxParallel: posInt.default(2),
-  segmentSteps: posInt.default(1000),
-  heartbeatTimeout: z.number().positive().default(30),
-  maxRuns: posInt.default(DEFAULT_MAX_RUNS),
-  continueAsNewEvery: posInt.default(500),
+  taskQueue: z.string().min(1).default(SWEEP_DEFAULTS.taskQueue),
+  maxParallel: posInt.default(SWEEP_DEFAULTS.maxParallel),
+  segmentSteps: posInt.default(SWEEP_DEFAULTS.segmentSteps),
+  heartbeatTimeout: z.number().positive().default(SWEEP_DEFAULTS.heartbeatTimeoutSeconds),
+  maxRuns: posInt.default(SWEEP_DEFAULTS.maxRuns),
+  continueAsNewEvery: posInt.default(SWEEP_DEFAULTS.continueAsNewEvery),
   // prefault: an omitted section is parsed as {}, so its own defaults apply.
   model: modelSchema.prefault({}),
   data: z
-    .strictObject({ kind: z.enum(['brown', 'teacher', 'random-labels']).optional(), valSize: posInt.default(256) })
+    .strictObject({ kind: z.enum(['brown', 'teacher', 'random-labels']).optional(), valSize: posInt.default(DATA_DEFAULTS.valSize) })
     .prefault({}),
   optim: z
     .strictObject({
-      lr: z.number().positive('learning rate must be > 0').default(3e-3),
-      schedule: z.enum(['cosine', 'wsd', 'constant']).default('cosine'),
-      warmup: fraction.default(0.05),
-      decay: fraction.default(0.2),
-      minLrRatio: fraction.default(0.1),
-      weightDecay: z.number().min(0).default(0.01),
-      beta1: z.number().min(0).lt(1).default(0.9),
-      beta2: z.number().min(0).lt(1).default(0.95),
-      eps: z.number().positive().default(1e-8),
-      gradClip: z.number().min(0).default(1),
+      lr: z.number().positive('learning rate must be > 0').default(OPTIM_DEFAULTS.lr),
+      schedule: z.enum(['cosine', 'wsd', 'constant']).default(OPTIM_DEFAULTS.schedule),
+      warmup: fraction.default(OPTIM_DEFAULTS.warmup),
+      decay: fraction.default(OPTIM_DEFAULTS.decay),
+      minLrRatio: fraction.default(OPTIM_DEFAULTS.minLrRatio),
+      weightDecay: z.number().min(0).default(OPTIM_DEFAULTS.weightDecay),
+      beta1: z.number().min(0).lt(1).default(OPTIM_DEFAULTS.beta1),
+      beta2: z.number().min(0).lt(1).default(OPTIM_DEFAULTS.beta2),
+      eps: z.number().positive().default(OPTIM_DEFAULTS.eps),
+      gradClip: z.number().min(0).default(OPTIM_DEFAULTS.gradClip),
     })
     .prefault({}),
   training: z.strictObject({
     steps: posInt,
-    batchSize: posInt.default(32),
-    evalEvery: posInt.default(50),
+    batchSize: posInt.default(TRAINING_DEFAULTS.batchSize),
+    evalEvery: posInt.default(TRAINING_DEFAULTS.evalEvery),
   }),
   measure: z
     .strictObject({
-      metrics: z.array(z.string()).min(1).default(['exact', 'ppl-1%']),
-      primary: z.string().default('ppl-1%'),
+      metrics: z.array(z.string()).min(1).default([...MEASURE_DEFAULTS.metrics]),
+      primary: z.string().default(MEASURE_DEFAULTS.primary),
     })
     .prefault({}),
   grid: z.strictObject({
@@ -226,7 +221,6 @@ export function validateSweep(raw: unknown, source = '<input>', overrides: { nam
       data: { kind: dataKind, valSize: f.data.valSize },
       optim: f.optim,
       training: f.training,
-      pruning: f.grid.pruning[0],
       measure: f.measure,
     },
     grid: f.grid,
@@ -255,15 +249,4 @@ export function parseSweepText(text: string, source: string, overrides: { name?:
     throw new UsageError(`malformed YAML in ${source}: ${e.message.split('\n')[0]}`);
   }
   return validateSweep(doc.toJS(), source, overrides);
-}
-
-export function readSweepFile(file: string, overrides: { name?: string } = {}): SweepSpec {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read sweep file ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-  return parseSweepText(text, file, overrides);
 }

@@ -1,22 +1,18 @@
 // Choosing and initialising the tfjs backend once per process.
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { projectRoot } from '../stack/paths';
-import type { BackendName } from './types';
+import { BACKENDS, type BackendName } from './types';
 import { installFastWasmKernels } from './wasmKernels';
 
 let active: BackendName | null = null;
-
-/** Where `scripts/tfjs-node/install.sh` puts tfjs-node built against PyPI's TensorFlow library. */
-function sideInstall(): string {
-  return process.env.SPARSITY_TFJS_NODE ?? path.join(projectRoot(), '.sparsity', 'tfjs-node', 'node_modules', '@tensorflow', 'tfjs-node');
-}
+/** The side install the active native backend came from: worker threads load the same one. */
+let nativeDir: string | undefined;
 
 /** Registers tfjs-node's native backend if the package loads (it registers itself as 'tensorflow'). */
-function tryNative(): boolean {
+function tryNative(sideInstall: string | undefined): boolean {
   // TensorFlow's C++ info lines (oneDNN, CPU features) are noise on every worker start.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
-  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node', sideInstall()]) {
+  const packages = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node', ...(sideInstall ? [sideInstall] : [])];
+  for (const pkg of packages) {
     try {
       require(pkg);
       return tf.findBackend('tensorflow') != null;
@@ -27,11 +23,11 @@ function tryNative(): boolean {
   return false;
 }
 
-async function trySet(name: BackendName): Promise<boolean> {
+async function trySet(name: BackendName, sideInstall: string | undefined): Promise<boolean> {
   try {
     if (name === 'wasm') require('@tensorflow/tfjs-backend-wasm');
     if (name === 'cpu') require('@tensorflow/tfjs-backend-cpu');
-    if (name === 'tensorflow' && !tryNative()) return false;
+    if (name === 'tensorflow' && !tryNative(sideInstall)) return false;
     return await tf.setBackend(name);
   } catch {
     return false;
@@ -43,12 +39,12 @@ async function trySet(name: BackendName): Promise<boolean> {
  * else WebAssembly, else plain JS. `preferred` is tried first. Idempotent: once a backend is
  * active it stays (switching mid-process would strand every live tensor on the old backend).
  */
-export async function initBackend(preferred?: BackendName): Promise<BackendName> {
+export async function initBackend(preferred?: BackendName, nativeBackendDir?: string): Promise<BackendName> {
   if (active) return active;
-  const order: BackendName[] = ['tensorflow', 'wasm', 'cpu'];
-  const candidates = preferred ? [preferred, ...order.filter((b) => b !== preferred)] : order;
+  const candidates = preferred ? [preferred, ...BACKENDS.filter((b) => b !== preferred)] : BACKENDS;
   for (const name of candidates) {
-    if (await trySet(name)) {
+    if (await trySet(name, nativeBackendDir)) {
+      if (name === 'tensorflow') nativeDir = nativeBackendDir;
       await tf.ready();
       if (name === 'wasm') installFastWasmKernels();
       active = name;
@@ -58,6 +54,7 @@ export async function initBackend(preferred?: BackendName): Promise<BackendName>
   throw new Error('initBackend: no tfjs backend could be initialised (tried tensorflow, wasm, cpu)');
 }
 
-export function activeBackend(): BackendName | null {
-  return active;
+/** The side install the native backend was loaded from, if it came from one. */
+export function nativeBackendDir(): string | undefined {
+  return nativeDir;
 }

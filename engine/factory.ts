@@ -1,5 +1,6 @@
 // Building a Trainer from a RunConfig: network, data, and fresh or checkpointed state.
 import * as tf from '@tensorflow/tfjs-core';
+import { canonicalJson } from '../domain/hash';
 import type { RunConfig } from '../domain/spec';
 import { initBackend } from './backend';
 import { decodeCheckpoint, type CheckpointCounters } from './checkpoint';
@@ -13,35 +14,25 @@ import { zeroAdamState } from './optimizer';
 import { CounterRng, STREAM } from './prng';
 import { countParams } from '../domain/sizing';
 import { NetworkTrainer, type TrainerState } from './trainer';
-import type { BackendName } from './types';
+import type { BackendName, EnginePaths } from './types';
 
-/** Canonical JSON (sorted keys), so a config that went through Postgres jsonb still matches. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    return `{${Object.keys(obj).sort().map((k) => `${JSON.stringify(k)}:${canonical(obj[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** What a checkpoint must agree with to be resumed: the model, the data and the seed. */
+/** What a checkpoint must agree with to be resumed: the model, the data and the seed (canonical JSON, so a config that went through Postgres jsonb still matches). */
 export function checkpointKey(config: RunConfig): string {
-  return canonical({ model: config.model, data: config.data, seed: config.seed });
+  return canonicalJson({ model: config.model, data: config.data, seed: config.seed });
 }
 
 export function buildNetwork(config: RunConfig): Network {
   return config.model.family === 'mlp' ? new MlpNetwork(config.model) : new TransformerNetwork(config.model);
 }
 
-export function buildData(config: RunConfig): DataSource {
+export function buildData(config: RunConfig, paths: EnginePaths): DataSource {
   const { model, data } = config;
   if (model.family === 'mlp') {
     if (data.kind === 'brown') throw new Error(`data.kind: 'brown' needs model.family 'transformer' (got 'mlp')`);
     return new SyntheticData(model, data.kind, config.seed, config.training.batchSize, data.valSize);
   }
   if (data.kind !== 'brown') throw new Error(`data.kind: '${data.kind}' needs model.family 'mlp' (the transformer trains on 'brown')`);
-  return loadBrownData(model, config.seed, config.training.batchSize, data.valSize);
+  return loadBrownData(model, config.seed, config.training.batchSize, data.valSize, paths.cacheDir);
 }
 
 /** Fresh parameters: each tensor from its own counter stream, so adding a layer never shifts another's init. */
@@ -74,11 +65,11 @@ function restoreState(config: RunConfig, specs: ParamSpec[], bytes: Uint8Array):
 
 export async function createTrainer(
   config: RunConfig,
-  opts: { checkpoint?: Uint8Array; backend?: BackendName } = {},
+  opts: { paths: EnginePaths; checkpoint?: Uint8Array; backend?: BackendName },
 ): Promise<NetworkTrainer> {
-  const backend = await initBackend(opts.backend);
+  const backend = await initBackend(opts.backend, opts.paths.nativeBackendDir);
   const network = buildNetwork(config);
-  const data = buildData(config);
+  const data = buildData(config, opts.paths);
   let state: TrainerState;
   if (opts.checkpoint) {
     state = restoreState(config, network.specs, opts.checkpoint);

@@ -8,12 +8,15 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelConfig } from '../domain/spec';
 import type { Batch, Network } from './model/network';
+import { nativeBackendDir } from './backend';
 import type { BackendName } from './types';
 
 export interface WorkerInit {
   kind: 'init';
   model: ModelConfig;
   backend: BackendName;
+  /** Where the main thread's native backend came from (a worker thread loads modules anew). */
+  nativeBackendDir?: string;
 }
 
 export interface ShardRequest {
@@ -95,7 +98,7 @@ export class MicrobatchRunner {
         });
         w.once('error', reject);
       });
-      const init: WorkerInit = { kind: 'init', model: this.model, backend: this.backend };
+      const init: WorkerInit = { kind: 'init', model: this.model, backend: this.backend, nativeBackendDir: nativeBackendDir() };
       w.postMessage(init);
     }
     return this.ready;

@@ -56,6 +56,11 @@ export class NetworkTrainer implements Trainer {
     return this.counters.nonzeroParamSteps;
   }
 
+  /** N̄ ("The Journey Matters", Jin et al. 2025): mean over the steps trained of the non-zero linear weights. */
+  get avgNonzeroParams(): number {
+    return this.counters.nonzeroParamSteps / Math.max(1, this.counters.step);
+  }
+
   private prunableIndices(): number[] {
     return this.network.specs.flatMap((s, i) => (s.prunable ? [i] : []));
   }

@@ -1,16 +1,22 @@
 // The contract between the orchestration (activities/runSegment.ts) and the training engine.
+import type { ParamCounts } from '../domain/sizing';
 import type { RunConfig } from '../domain/spec';
+
+export type { ParamCounts };
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
-export interface ParamCounts {
-  /** Every trainable parameter, embeddings included. */
-  total: number;
-  /** Everything but token/position embeddings and the (untied) output head. */
-  nonEmbedding: number;
-  /** Weights of the prunable linear layers (attention projections, FFN matrices; MLP layers). */
-  linear: number;
+/** The choices in the order tried when none is requested: fastest first. */
+export const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+
+/** Where the engine reads and writes on disk. The caller (a worker, a bench, a test) decides; the engine never guesses. */
+export interface EnginePaths {
+  /** Derived data shared by the processes of a host: trained tokenizers, tokenised corpora. */
+  cacheDir: string;
+  /** The tfjs-node package built against PyPI's TensorFlow (scripts/tfjs-node/install.sh); absent = npm packages only. */
+  nativeBackendDir?: string;
 }
+
 
 export interface MetricSummary {
   /** Exactly the stored metric name: `exact`, `fat-0.01`, `topk-0.1`, `cett-0.2`, `ppl-1%`. */
@@ -57,6 +63,8 @@ export interface Trainer {
   readonly params: ParamCounts;
   /** Sum over completed steps of the non-zero linear parameter count (N̄ = this / step). */
   readonly nonzeroParamSteps: number;
+  /** N̄: `nonzeroParamSteps / step` (the only place it is computed). */
+  readonly avgNonzeroParams: number;
   /** One optimiser step; batch and every random draw derive from (seed, step). A NaN/Inf loss is returned, not thrown. */
   trainStep(): Promise<StepLog>;
   /** Validation loss and sparsity metrics on the fixed validation batch. */

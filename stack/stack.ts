@@ -6,6 +6,7 @@ import type { Endpoints } from '../workers/connections';
 import { forkTrainingSlots, runOrchestrationWorker, type SlotProcesses } from '../workers/worker';
 import { startEmbeddedPostgres, startTemporalDevServer, type RunningService } from './embedded';
 import { envEndpoints } from './endpoints';
+import { enginePaths } from './paths';
 
 export interface Stack {
   endpoints: Endpoints;
@@ -57,9 +58,10 @@ export interface LocalWorkers {
 /** An orchestration worker in this process plus `slots` training processes. */
 export function startLocalWorkers(endpoints: Endpoints, opts: { taskQueue: string; slots: number; backend?: BackendName }): LocalWorkers {
   const abort = new AbortController();
-  const orchestration = runOrchestrationWorker({ endpoints, taskQueue: opts.taskQueue, slots: opts.slots }, abort.signal);
+  const paths = enginePaths();
+  const orchestration = runOrchestrationWorker({ endpoints, taskQueue: opts.taskQueue, slots: opts.slots, paths }, abort.signal);
   orchestration.catch((err: unknown) => process.stderr.write(`orchestration worker stopped: ${String(err)}\n`));
-  const slots = forkTrainingSlots({ endpoints, taskQueue: opts.taskQueue, slots: opts.slots, backend: opts.backend });
+  const slots = forkTrainingSlots({ endpoints, taskQueue: opts.taskQueue, slots: opts.slots, backend: opts.backend, paths });
   return {
     slots,
     async stop() {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import type { BackendName } from '../engine/types';
+import type { BackendName, EnginePaths } from '../engine/types';
 import { connect, migrateToLatest, type Db } from '../db/connect';
 import { trainQueueOf } from '../workflows/sweep';
 import { connectWorkerConnection, type Endpoints } from './connections';
@@ -17,6 +17,8 @@ export interface WorkerOptions {
   /** Training slots (child processes); 0 = orchestration only. */
   slots: number;
   backend?: BackendName;
+  /** The engine's cache and native-backend locations on this host. */
+  paths: EnginePaths;
 }
 
 let runtimeInstalled = false;
@@ -64,7 +66,7 @@ async function runWorker(
 export function runOrchestrationWorker(opts: WorkerOptions, signal: AbortSignal): Promise<void> {
   return runWorker(opts, 8, signal, async (db, connection) => {
     await migrateToLatest(db);
-    const activities = createActivities({ db, workerName: `${os.hostname()}:${process.pid}` });
+    const activities = createActivities({ db, workerName: `${os.hostname()}:${process.pid}`, paths: opts.paths });
     return Worker.create({
       connection,
       namespace: opts.endpoints.namespace,
@@ -90,6 +92,7 @@ export function runTrainingSlot(opts: WorkerOptions & { slot: number }, signal: 
       db,
       workerName: `${os.hostname()}:${process.pid}/slot${opts.slot}`,
       backend: opts.backend,
+      paths: opts.paths,
     });
     return Worker.create({
       connection,

@@ -16,6 +16,7 @@ import type { SweepActivities } from '../activities';
 import { gridSize, runAt, runIdOf } from '../domain/grid';
 import { RunWorkflow, type RunOutcome } from './run';
 import { SA_ACTIVATION, SA_DMODEL, SA_PRUNING, SA_SEED, SA_SWEEP, SA_WIDTH_DEPTH } from './searchAttributes';
+import { SWEEP_DEFAULTS } from '../domain/defaults';
 import type { SweepSpec } from '../domain/spec';
 
 export interface SweepCounts {
@@ -66,7 +67,7 @@ export function trainQueueOf(taskQueue: string): string {
 export async function SweepWorkflow(input: SweepInput): Promise<SweepProgress> {
   const { sweepId, spec } = input;
   const total = gridSize(spec);
-  const batch = input.batch ?? spec.continueAsNewEvery ?? 500;
+  const batch = input.batch ?? spec.continueAsNewEvery ?? SWEEP_DEFAULTS.continueAsNewEvery;
   const counts: SweepCounts = { ...(input.counts ?? { completed: 0, failed: 0, cancelled: 0 }) };
   let next = input.next ?? 0;
   let paused = input.paused ?? false;
@@ -169,7 +170,7 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepProgress> {
     } else {
       // The stored state must not say "running" for a sweep whose workflow failed.
       const message = `sweep workflow failed: ${err instanceof Error ? err.message : String(err)}`;
-      await CancellationScope.nonCancellable(() => book.setSweepStatus({ sweepId, status: 'failed', message })).catch(() => undefined);
+      await CancellationScope.nonCancellable(() => book.setSweepStatus({ sweepId, status: 'failed', message, settleRuns: true })).catch(() => undefined);
     }
     throw err;
   }

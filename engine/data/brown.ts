@@ -8,7 +8,7 @@ import { hash32, STREAM } from '../prng';
 import type { Batch } from '../model/network';
 import { BpeTokenizer, trainBpe } from './bpe';
 import { isValidationDocument, readBrownDocuments } from './brownText';
-import { cacheDir, readCacheFile, writeCacheFile } from './cache';
+import { readCacheFile, writeCacheFile } from './cache';
 import type { DataSource } from './source';
 
 /** Bump when text extraction or tokenisation changes, so old caches are ignored. */
@@ -35,12 +35,12 @@ function buildTokens(vocabSize: number): BrownTokens {
 }
 
 /** The tokenised corpus for `vocabSize`, from memory, the disk cache, or built (a few seconds). */
-export function brownTokens(vocabSize: number): BrownTokens {
+export function brownTokens(vocabSize: number, cacheDir: string): BrownTokens {
   const hit = memo.get(vocabSize);
   if (hit) return hit;
   const name = cacheName(vocabSize);
-  const mergesFile = readCacheFile(`${name}.json`);
-  const tokensFile = readCacheFile(`${name}.tokens`);
+  const mergesFile = readCacheFile(cacheDir, `${name}.json`);
+  const tokensFile = readCacheFile(cacheDir, `${name}.tokens`);
   let result: BrownTokens;
   if (mergesFile && tokensFile) {
     const merges = JSON.parse(mergesFile.toString('utf8')) as [number, number][];
@@ -54,8 +54,8 @@ export function brownTokens(vocabSize: number): BrownTokens {
     all[1] = Math.floor(result.train.length / 65536);
     all.set(result.train, 2);
     all.set(result.val, 2 + result.train.length);
-    writeCacheFile(`${name}.json`, JSON.stringify(result.tokenizer.merges));
-    writeCacheFile(`${name}.tokens`, new Uint8Array(all.buffer));
+    writeCacheFile(cacheDir, `${name}.json`, JSON.stringify(result.tokenizer.merges));
+    writeCacheFile(cacheDir, `${name}.tokens`, new Uint8Array(all.buffer));
   }
   memo.set(vocabSize, result);
   return result;
@@ -63,9 +63,9 @@ export function brownTokens(vocabSize: number): BrownTokens {
 
 /** Path of the cached token file for `vocabSize` (built if missing): two uint16 words holding the
  *  training length (low, high), then the training tokens, then the validation tokens. */
-export function brownTokensFile(vocabSize: number): string {
-  brownTokens(vocabSize);
-  return path.join(cacheDir(), `${cacheName(vocabSize)}.tokens`);
+export function brownTokensFile(vocabSize: number, cacheDir: string): string {
+  brownTokens(vocabSize, cacheDir);
+  return path.join(cacheDir, `${cacheName(vocabSize)}.tokens`);
 }
 
 export class BrownData implements DataSource {
@@ -78,8 +78,9 @@ export class BrownData implements DataSource {
     private readonly seed: number,
     private readonly batchSize: number,
     valSize: number,
+    cacheDir: string,
   ) {
-    this.corpus = brownTokens(model.vocabSize);
+    this.corpus = brownTokens(model.vocabSize, cacheDir);
     this.tokensPerStep = batchSize * model.seqLen;
     const T = model.seqLen;
     const windows = Math.floor((this.corpus.val.length - 1) / T);
@@ -113,6 +114,6 @@ export class BrownData implements DataSource {
   }
 }
 
-export function loadBrownData(model: TransformerModelConfig, seed: number, batchSize: number, valSize: number): DataSource {
-  return new BrownData(model, seed, batchSize, valSize);
+export function loadBrownData(model: TransformerModelConfig, seed: number, batchSize: number, valSize: number, cacheDir: string): DataSource {
+  return new BrownData(model, seed, batchSize, valSize, cacheDir);
 }

@@ -1,24 +1,12 @@
 // Layers with hand-written backward passes.
 //
 // tfjs's autodiff differentiates matMul with `transposeA/transposeB` flags, which the wasm backend
-// runs 10-30× slower than a plain matMul (DESIGN.md §3). Every backward here transposes explicitly
+// runs 10-30× slower than a plain matMul (docs/design.md §3). Every backward here transposes explicitly
 // and calls plain matMul. All functions are synchronous and meant to run inside one `tf.tidy`.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Activation } from '../../domain/spec';
 
 export const RMS_EPS = 1e-6;
-
-/** y = x·W and, for the backward, dx = dy·Wᵀ (skipped for inputs that need no gradient) and dW = xᵀ·dy. */
-export function linearBackward(
-  x: tf.Tensor,
-  w: tf.Tensor,
-  dy: tf.Tensor,
-  needInputGrad = true,
-): { dx: tf.Tensor | null; dw: tf.Tensor } {
-  const dw = tf.matMul(tf.transpose(x), dy);
-  const dx = needInputGrad ? tf.matMul(dy, tf.transpose(w)) : null;
-  return { dx, dw };
-}
 
 export interface RmsCache {
   x: tf.Tensor;

@@ -1,4 +1,4 @@
-// Activation-sparsity measurements of a model through its SparsityProbe (see DESIGN.md §1).
+// Activation-sparsity measurements of a model through its SparsityProbe (see docs/design.md §1).
 //
 // One `probe.capture()` per measurement: each layer's activations are copied out once, every
 // threshold-based metric reads the cached per-layer CETT curves (./layerStats), and `ppl-p%` only calls

@@ -135,6 +135,26 @@ describe('a sweep end to end (real Temporal + Postgres)', { timeout: 600_000 }, 
     assert.ok(points.every((p) => p.val_loss > 0 && p.activation_ratio !== null));
   });
 
+  it('refuses to train a run whose stored row no longer matches the configuration it is sent', async () => {
+    // A queue no worker serves yet: the rows exist, nothing has started.
+    const t = tinySweep({ name: 'tiny-key', taskQueue: `${spec.taskQueue}-key`, grid: { activation: ['relu'], size: [{ dModel: 16, nLayers: 2 }], pruning: [{ schedule: 'none' }, { schedule: 'cubic', finalSparsity: 0.5, every: 5 }], seed: [0] } });
+    const { sweepId: id } = await submitSweep(stack.db, stack.client, t);
+    // What a deploy that changed sizing or defaults mid-sweep would look like from the run's side.
+    await stack.db.updateTable('runs').set({ run_key: 'not-this-config' }).where('id', '=', runIdOf(id, 0)).execute();
+    const late = startLocalWorkers(stack.endpoints, { taskQueue: t.taskQueue, slots: 1 });
+    try {
+      const final = await waitForSweep(stack.db, stack.client, id);
+      const [r0, r1] = final.runsDetail;
+      assert.equal(r0.status, 'failed');
+      assert.match(r0.error ?? '', /differs from the stored run \(run_key not-this-config\); refusing to train it/);
+      assert.equal(r1.status, 'completed', 'the other run trains as usual');
+      const points = await stack.db.selectFrom('run_points').select('step').where('run_id', '=', r0.runId).execute();
+      assert.equal(points.length, 0, 'nothing was trained for the mismatched run');
+    } finally {
+      await late.stop();
+    }
+  });
+
   it('keeps workflow histories for the replay test', async () => {
     if (!process.env.UPDATE_HISTORIES) return;
     const dir = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'histories');

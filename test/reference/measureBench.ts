@@ -12,7 +12,7 @@
 // ±0.05 pp tolerance when its search differs).
 import * as tf from '@tensorflow/tfjs-core';
 import { createTrainer, initBackend, type BackendName } from '../../engine';
-import { tinyMlpConfig } from '../configs';
+import { tinyMlpConfig , testPaths } from '../configs';
 import { measureSparsity } from '../../engine/sparsity/metrics';
 import { measureSparsity as measureReference } from './sparsity/metrics';
 import type { SparsityProbe } from '../../engine/sparsity/probe';
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     training: { steps, batchSize: 64, evalEvery: steps },
     measure: { metrics: METRICS, primary: 'ppl-1%' },
   };
-  const trainer = await createTrainer(config);
+  const trainer = await createTrainer(config, { paths: testPaths });
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) await trainer.trainStep();
   const trainSeconds = (performance.now() - t0) / 1000;

@@ -1,7 +1,8 @@
 // Sweep files: validation messages name the field and the value; grid expansion is deterministic.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseSweepText, UsageError } from '../../domain/sweepSchema';
+import { UsageError } from '../../domain/errors';
+import { parseSweepText } from '../../domain/sweepSchema';
 import { expandGrid, gridSize, runAt } from '../../domain/grid';
 import { segmentEnd } from '../../domain/segments';
 

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { initBackend } from '../../engine/backend';
 import { buildData, buildNetwork, initialParams } from '../../engine/factory';
-import { tinyMlpConfig, tinyTransformerConfig } from '../configs';
+import { tinyMlpConfig, tinyTransformerConfig , testPaths } from '../configs';
 import type { ModelConfig, RunConfig } from '../../domain/spec';
 
 before(async () => {
@@ -16,7 +16,7 @@ before(async () => {
 
 function compare(config: RunConfig, label: string): void {
   const net = buildNetwork(config);
-  const data = buildData(config);
+  const data = buildData(config, testPaths);
   const params = initialParams(net.specs, 7);
   const batch = data.trainBatch(3);
   const manual = tf.tidy(() => net.lossAndGrads(params, batch));

@@ -1,4 +1,5 @@
 // Shared by the train*.test.ts files: straight vs checkpoint-and-resume-in-a-child comparisons.
+import { testPaths } from '../configs';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -13,14 +14,14 @@ const b64 = (p: Float32Array) => Buffer.from(p.buffer, p.byteOffset, p.byteLengt
 
 /** N straight steps == k steps + checkpoint + fresh process + N−k steps, bit for bit. */
 export async function assertExactResumeAcrossProcesses(config: RunConfig, total: number, split: number): Promise<void> {
-  const straight = (await createTrainer(config)) as NetworkTrainer;
+  const straight = (await createTrainer(config, { paths: testPaths })) as NetworkTrainer;
   const straightLosses: number[] = [];
   for (let i = 0; i < total; i++) straightLosses.push((await straight.trainStep()).loss);
   const straightParams = straight.paramValues().map(b64);
   const straightCounters = [straight.step, straight.tokens, straight.nonzeroParamSteps];
   straight.dispose();
 
-  const first = (await createTrainer(config)) as NetworkTrainer;
+  const first = (await createTrainer(config, { paths: testPaths })) as NetworkTrainer;
   const firstLosses: number[] = [];
   for (let i = 0; i < split; i++) firstLosses.push((await first.trainStep()).loss);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'train-resume-'));
@@ -44,7 +45,7 @@ export async function assertExactResumeAcrossProcesses(config: RunConfig, total:
 
 /** Trains `steps` and checks the live tensor count is the same after every step past the first. */
 export async function assertNoTensorLeak(config: RunConfig, steps: number): Promise<void> {
-  const trainer = await createTrainer(config);
+  const trainer = await createTrainer(config, { paths: testPaths });
   await trainer.trainStep();
   const counts: number[] = [];
   for (let i = 0; i < steps; i++) {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { createTrainer } from '../../engine';
-import { tinyMlpConfig } from '../configs';
+import { tinyMlpConfig , testPaths } from '../configs';
 import type { NetworkTrainer } from '../../engine/trainer';
 import type { RunConfig } from '../../domain/spec';
 import { assertExactResumeAcrossProcesses, assertNoTensorLeak } from './trainHelpers';
@@ -16,7 +16,7 @@ const pruned = (over: Partial<RunConfig> = {}): RunConfig =>
   });
 
 test('MLP loss falls on the teacher task and evaluate reports metrics', async () => {
-  const trainer = await createTrainer(tinyMlpConfig());
+  const trainer = await createTrainer(tinyMlpConfig(), { paths: testPaths });
   const first = (await trainer.trainStep()).loss;
   let last = first;
   for (let i = 1; i < 100; i++) last = (await trainer.trainStep()).loss;
@@ -35,7 +35,7 @@ test('pruned weights stay exactly zero and N̄ accounts for them', async () => {
   for (const scope of ['layer', 'global'] as const) {
     const config = pruned();
     config.pruning.scope = scope;
-    const trainer = (await createTrainer(config)) as NetworkTrainer;
+    const trainer = (await createTrainer(config, { paths: testPaths })) as NetworkTrainer;
     const zerosAt: number[][] = [];
     for (let i = 0; i < 40; i++) {
       await trainer.trainStep();
@@ -50,7 +50,7 @@ test('pruned weights stay exactly zero and N̄ accounts for them', async () => {
     const ev = await trainer.evaluate();
     const expectedLive = Math.round(trainer.params.linear * (1 - 0.6));
     assert.ok(Math.abs(ev.nonzeroParams - expectedLive) <= 2, `${scope}: nonzero ${ev.nonzeroParams}, expected ≈ ${expectedLive}`);
-    const meanN = trainer.nonzeroParamSteps / trainer.step;
+    const meanN = trainer.avgNonzeroParams;
     assert.ok(meanN < trainer.params.linear && meanN > expectedLive, `${scope}: N̄ = ${meanN}`);
     trainer.dispose();
   }

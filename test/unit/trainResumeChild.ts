@@ -1,6 +1,7 @@
 // Child process for the exact-resume tests: resumes a checkpoint in a fresh process, trains the
 // remaining steps, and writes the losses and final parameters for the parent to compare.
 // argv: <config.json> <checkpoint.bin> <steps> <out.json>
+import { testPaths } from '../configs';
 import * as fs from 'node:fs';
 import { createTrainer } from '../../engine';
 import type { NetworkTrainer } from '../../engine/trainer';
@@ -9,7 +10,7 @@ import type { RunConfig } from '../../domain/spec';
 async function main(): Promise<void> {
   const [configPath, checkpointPath, steps, outPath] = process.argv.slice(2);
   const config = JSON.parse(fs.readFileSync(configPath, 'utf8')) as RunConfig;
-  const trainer = (await createTrainer(config, { checkpoint: fs.readFileSync(checkpointPath) })) as NetworkTrainer;
+  const trainer = (await createTrainer(config, { paths: testPaths, checkpoint: fs.readFileSync(checkpointPath) })) as NetworkTrainer;
   const losses: number[] = [];
   for (let i = 0; i < Number(steps); i++) losses.push((await trainer.trainStep()).loss);
   const params = trainer.paramValues().map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('base64'));

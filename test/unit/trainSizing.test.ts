@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildNetwork } from '../../engine/factory';
-import { countParams, solveSize } from '../../domain/sizing';
+import { countParams, headsNear, solveSize } from '../../domain/sizing';
 import { tinyMlpConfig, tinyTransformerConfig } from '../configs';
 import type { ModelConfig } from '../../domain/spec';
 
@@ -14,7 +14,9 @@ test('solveSize lands within 5% of the budget over a grid of budgets and ratios'
         if (s.dModel / ratio < 1) continue; // too wide for this budget to have a single layer
         const err = Math.abs(s.params - budget) / budget;
         assert.ok(err <= 0.05, `budget ${budget} ratio ${ratio} ${ffn}: got ${s.params} (${(err * 100).toFixed(1)}%) d=${s.dModel} n=${s.nLayers}`);
-        assert.equal(s.dModel % s.nHeads, 0);
+        const heads = headsNear(s.dModel, 4);
+        assert.equal(s.dModel % heads, 0);
+        assert.equal((s.dModel / heads) % 2, 0);
         assert.ok(s.nLayers >= 1);
       }
     }

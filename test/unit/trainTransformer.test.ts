@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createTrainer, initBackend } from '../../engine';
 import { buildData, buildNetwork, initialParams } from '../../engine/factory';
 import { MicrobatchRunner } from '../../engine/shards';
-import { tinyTransformerConfig } from '../configs';
+import { tinyTransformerConfig , testPaths } from '../configs';
 import { ACTIVATIONS, type RunConfig, type TransformerModelConfig } from '../../domain/spec';
 import { assertExactResumeAcrossProcesses, assertNoTensorLeak } from './trainHelpers';
 
@@ -19,7 +19,7 @@ function micro(over: Partial<TransformerModelConfig> = {}): RunConfig {
 
 for (const activation of ACTIVATIONS) {
   test(`loss falls on Brown text with ${activation}`, async () => {
-    const trainer = await createTrainer(micro({ activation }));
+    const trainer = await createTrainer(micro({ activation }), { paths: testPaths });
     const losses: number[] = [];
     for (let i = 0; i < 40; i++) losses.push((await trainer.trainStep()).loss);
     const head = losses.slice(0, 5).reduce((a, b) => a + b) / 5;
@@ -34,7 +34,7 @@ for (const activation of ACTIVATIONS) {
 }
 
 test('train-time top-k with learned positions and an untied head learns', async () => {
-  const trainer = await createTrainer(micro({ topK: 0.25, positions: 'learned', tiedEmbeddings: false, ffn: 'plain', activation: 'relu2' }));
+  const trainer = await createTrainer(micro({ topK: 0.25, positions: 'learned', tiedEmbeddings: false, ffn: 'plain', activation: 'relu2' }), { paths: testPaths });
   const first = (await trainer.trainStep()).loss;
   let last = first;
   for (let i = 1; i < 40; i++) last = (await trainer.trainStep()).loss;
@@ -59,7 +59,7 @@ test('Transformer: exact resume across processes (with pruning)', async () => {
 test('microbatches in a worker thread give bit-identical gradients to running them in turn', async () => {
   const config = micro({ activation: 'gelu' });
   const net = buildNetwork(config);
-  const data = buildData(config);
+  const data = buildData(config, testPaths);
   const params = initialParams(net.specs, 3);
   const batch = data.trainBatch(5);
   const backend = await initBackend();

@@ -1,7 +1,7 @@
 // FROZEN reference copy of measureSparsity as it was before the speed-up (see ../metrics.ts): kept only so
 // test/unit/sparsityFast.test.ts and test/reference/measureBench.ts can check and time the fast path against it.
 // Do not import it from production code.
-// Activation-sparsity measurements of a model through its SparsityProbe (see DESIGN.md §1).
+// Activation-sparsity measurements of a model through its SparsityProbe (see docs/design.md §1).
 //
 // One `probe.capture()` per measurement: each layer's activations are copied out once, every
 // threshold-based metric reads the cached per-layer CETT curves (./layerStats), and `ppl-p%` only calls

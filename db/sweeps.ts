@@ -1,0 +1,142 @@
+// Every query about sweeps: storing a submitted sweep with its runs, reading it back, and
+// moving it between states.
+import { sql } from 'kysely';
+import type { PlannedRun } from '../domain/grid';
+import type { SweepSpec } from '../domain/spec';
+import type { Db } from './connect';
+import type { SweepStatus } from './schema';
+
+export async function sweepExists(db: Db, sweepId: string): Promise<boolean> {
+  return (await db.selectFrom('sweeps').select('id').where('id', '=', sweepId).executeTakeFirst()) !== undefined;
+}
+
+export async function findSweep(db: Db, sweepId: string) {
+  return db.selectFrom('sweeps').selectAll().where('id', '=', sweepId).executeTakeFirst();
+}
+
+export async function recentSweepIds(db: Db, limit: number): Promise<string[]> {
+  return (await db.selectFrom('sweeps').select('id').orderBy('created_at', 'desc').limit(limit).execute()).map((r) => r.id);
+}
+
+/**
+ * Stores a sweep and all its runs (status `pending`) in one transaction. `runAt(i)` yields run i
+ * with its id; runs are inserted 1,000 rows at a time so a 100,000-run grid stays within the
+ * protocol's bind-parameter limit.
+ */
+export async function insertSweep(
+  db: Db,
+  sweep: { id: string; spec: SweepSpec; workflowId: string; total: number },
+  runAt: (index: number) => PlannedRun & { id: string },
+): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    await tx
+      .insertInto('sweeps')
+      .values({
+        id: sweep.id,
+        name: sweep.spec.name,
+        spec: JSON.stringify(sweep.spec),
+        status: 'running',
+        task_queue: sweep.spec.taskQueue,
+        total_runs: sweep.total,
+        workflow_id: sweep.workflowId,
+        message: null,
+        finished_at: null,
+      })
+      .execute();
+    const chunk = 1000;
+    for (let start = 0; start < sweep.total; start += chunk) {
+      const rows = [];
+      for (let i = start; i < Math.min(sweep.total, start + chunk); i++) {
+        const run = runAt(i);
+        rows.push({
+          id: run.id,
+          sweep_id: sweep.id,
+          run_index: i,
+          run_key: run.key,
+          label: run.label,
+          config: JSON.stringify(run.config),
+          status: 'pending' as const,
+          backend: null,
+          worker: null,
+          total_params: null,
+          non_embedding_params: null,
+          linear_params: null,
+          avg_nonzero_params: null,
+          steps_total: run.config.training.steps,
+          final_train_loss: null,
+          final_val_loss: null,
+          error: null,
+          started_at: null,
+          finished_at: null,
+        });
+      }
+      await tx.insertInto('runs').values(rows).execute();
+    }
+  });
+}
+
+/** Removes a sweep and (by cascade) its runs: only for a sweep whose workflow never started. */
+export async function deleteSweep(db: Db, sweepId: string): Promise<void> {
+  await db.deleteFrom('sweeps').where('id', '=', sweepId).execute();
+}
+
+/**
+ * Sets a sweep's status. With `settleRuns` (the sweep will never run anything again: cancelled,
+ * or its workflow failed) its pending and running runs are marked cancelled in the same transaction.
+ */
+export async function setSweepStatus(
+  db: Db,
+  input: { sweepId: string; status: SweepStatus; message?: string; settleRuns?: boolean },
+): Promise<void> {
+  const finished = input.status === 'completed' || input.status === 'failed' || input.status === 'cancelled';
+  await db.transaction().execute(async (tx) => {
+    await tx
+      .updateTable('sweeps')
+      .set({ status: input.status, message: input.message ?? null, finished_at: finished ? sql`now()` : null })
+      .where('id', '=', input.sweepId)
+      .execute();
+    if (input.settleRuns) {
+      await tx
+        .updateTable('runs')
+        .set({
+          status: 'cancelled',
+          error: input.status === 'cancelled' ? 'sweep cancelled' : 'sweep workflow failed',
+          finished_at: sql`now()`,
+          updated_at: sql`now()`,
+        })
+        .where('sweep_id', '=', input.sweepId)
+        .where('status', 'in', ['pending', 'running'])
+        .execute();
+    }
+  });
+}
+
+/** Pause/resume as the CLI requested it; never reopens a sweep that has just finished. */
+export async function setSweepPaused(db: Db, sweepId: string, paused: boolean): Promise<void> {
+  await db
+    .updateTable('sweeps')
+    .set({ status: paused ? 'paused' : 'running' })
+    .where('id', '=', sweepId)
+    .where('status', 'in', ['running', 'paused'])
+    .execute();
+}
+
+/** Seconds spent training and measuring, summed over a sweep's runs. */
+export async function sweepComputeSeconds(db: Db, sweepId: string): Promise<{ train: number; measure: number }> {
+  const sums = await db
+    .selectFrom('runs')
+    .select((eb) => [eb.fn.sum<number>('train_seconds').as('train'), eb.fn.sum<number>('measure_seconds').as('measure')])
+    .where('sweep_id', '=', sweepId)
+    .executeTakeFirstOrThrow();
+  return { train: Number(sums.train), measure: Number(sums.measure) };
+}
+
+/** Each run's last point with its configuration columns (the `final_points` view), in run order. */
+export async function finalPoints(db: Db, sweepId: string) {
+  return db
+    .selectFrom('final_points')
+    .select(['label', 'activation', 'd_model', 'n_layers', 'pruning', 'last_step', 'val_loss', 'metric', 'activation_ratio', 'dead_ratio', 'avg_nonzero_params'])
+    .where('sweep_id', '=', sweepId)
+    .orderBy('run_id')
+    .execute();
+}
