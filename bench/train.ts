@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { countParams, createTrainer, initBackend } from '../engine';
 import { brownTokensFile } from '../engine/data/brown';
+import { trainFlopsPerToken } from '../domain/sizing';
 import type { RunConfig, TransformerModelConfig } from '../domain/spec';
 
 export const REFERENCE_MODEL: TransformerModelConfig = {
@@ -44,9 +45,6 @@ export interface BenchTrainResult {
   pytorchError?: string;
 }
 
-function flopsPerToken(m: TransformerModelConfig): number {
-  return 6 * (countParams(m).linear + m.dModel * m.vocabSize) + 12 * m.nLayers * m.seqLen * m.dModel;
-}
 
 function referenceConfig(steps: number): RunConfig {
   return {
@@ -114,7 +112,7 @@ export async function benchTrain(opts: { steps?: number; json?: boolean; torch?:
   };
   const paths = enginePaths();
   const backend = await initBackend(opts.backend, paths.nativeBackendDir);
-  const flopsTok = flopsPerToken(REFERENCE_MODEL);
+  const flopsTok = trainFlopsPerToken(REFERENCE_MODEL);
   const trainer = await createTrainer(referenceConfig(steps), { paths, backend });
   log(`ours (${backend}): warming up…`);
   await trainer.trainStep();

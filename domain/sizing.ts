@@ -114,3 +114,19 @@ export function solveSize(
   const chosen = best!;
   return { dModel: chosen.dModel, nLayers: chosen.nLayers, params: chosen.params };
 }
+
+/**
+ * Training FLOPs per token (forward + backward), the MFU convention of PaLM (Chowdhery et al. 2022,
+ * App. B) and nanoGPT: 6·(linear weights + untied-or-tied head d·V) + 12·L·T·d for attention scores
+ * and mixing. For the MLP a "token" is one example: 6·(linear weights).
+ */
+export function trainFlopsPerToken(model: ModelConfig): number {
+  const linear = countParams(model).linear;
+  if (model.family === 'mlp') return 6 * linear;
+  return 6 * (linear + model.dModel * model.vocabSize) + 12 * model.nLayers * model.seqLen * model.dModel;
+}
+
+/** Tokens (examples for the MLP) in one training batch. */
+export function tokensPerStep(model: ModelConfig, batchSize: number): number {
+  return model.family === 'mlp' ? batchSize : batchSize * model.seqLen;
+}

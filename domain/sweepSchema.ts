@@ -3,7 +3,8 @@
 import YAML from 'yaml';
 import { z } from 'zod';
 import { parseMetric } from './metricNames';
-import { gridSize, runAt } from './grid';
+import { infeasibilities } from './feasibility';
+import { gridSize } from './grid';
 import { DATA_DEFAULTS, MEASURE_DEFAULTS, MODEL_DEFAULTS, OPTIM_DEFAULTS, PRUNING_DEFAULTS, SWEEP_DEFAULTS, TRAINING_DEFAULTS } from './defaults';
 import { UsageError } from './errors';
 import { ACTIVATIONS, PRUNING_SCHEDULES, type SweepSpec } from './spec';
@@ -229,16 +230,11 @@ export function validateSweep(raw: unknown, source = '<input>', overrides: { nam
   if (total > f.maxRuns) {
     fail('grid', `${total} runs exceed the cap maxRuns = ${f.maxRuns} (raise maxRuns to allow it)`);
   }
-  // Resolve budget-based sizes now, so an impossible budget is refused before anything starts.
-  f.grid.size.forEach((size, i) => {
-    if (!('budget' in size)) return;
-    try {
-      const run = runAt({ ...spec, grid: { ...spec.grid, size: [size], activation: [spec.grid.activation[0]], pruning: [spec.grid.pruning[0]], seed: [0], steps: [], lr: [] } }, 0);
-      if (run.config.model.dModel < 1 || run.config.model.nLayers < 1) throw new Error('no valid shape');
-    } catch (err) {
-      fail(`grid.size[${i}]`, `cannot solve budget ${size.budget} at ratio ${size.ratio}: ${(err as Error).message}`);
-    }
-  });
+  // Valid field by field is not enough: refuse what Temporal cannot hold or what makes no sense together.
+  const problems = infeasibilities(spec);
+  if (problems.length > 0) {
+    throw new UsageError(`invalid sweep file ${source}:\n  ${problems.map((p) => `${p.path}: ${p.message}`).join('\n  ')}`);
+  }
   return spec;
 }
 

