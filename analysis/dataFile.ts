@@ -132,6 +132,8 @@ export interface FitPointsFileOptions {
   dropHighest?: number;
   /** chinchilla: starting points [a, b, e, alpha, beta] (default Epoch's 4,500-point grid) */
   starts?: number[][];
+  /** chinchilla: starts of each bootstrap refit (Epoch's procedure: [HOFFMANN_RAW]); default the optimum and every 50th grid point */
+  bootstrapStarts?: number[][];
   /** bootstrap replicates; default DEFAULT_BOOTSTRAP[law]; 0 = asymptotic intervals (curve laws) or none */
   bootstrap?: number;
   workers?: number;
@@ -199,7 +201,7 @@ export async function fitPointsFromFile(file: string, opts: FitPointsFileOptions
   t.used = new Set();
   const bootstrap = opts.bootstrap ?? DEFAULT_BOOTSTRAP[law];
   if (!(Number.isInteger(bootstrap) && bootstrap >= 0)) throw new Error(`--bootstrap must be a whole number ≥ 0, got ${bootstrap}`);
-  const fitOpts: ChinchillaOptions = { starts: opts.starts, bootstrap, workers: opts.workers, seed: opts.seed, ciLevel: opts.ciLevel };
+  const fitOpts: ChinchillaOptions = { starts: opts.starts, bootstrap, workers: opts.workers, seed: opts.seed, ciLevel: opts.ciLevel, bootstrapStarts: opts.bootstrapStarts };
   if (opts.xScale !== undefined && !(Number.isFinite(opts.xScale) && opts.xScale > 0)) throw new Error(`--x-scale must be a positive number, got ${opts.xScale}`);
   if (law !== 'chinchilla' && opts.dropHighest) throw new Error(`--drop-highest applies to chinchilla only (law ${law})`);
   if (law !== 'sparse-chinchilla' && (opts.s !== undefined || opts.preset !== undefined)) throw new Error(`--s and --preset apply to sparse-chinchilla only (law ${law})`);

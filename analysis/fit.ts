@@ -165,6 +165,16 @@ export function predictedSpread(y: ArrayLike<number>, pred: ArrayLike<number>): 
   return sy > 0 ? sd(pred) / sy : NaN;
 }
 
+/**
+ * When more than 5% of the bootstrap resamples could not be fitted (too few distinct points to
+ * identify the law), the interval from the rest is not trustworthy: returns the reason, else null.
+ */
+export function failedShare(b: { requested: number; succeeded: number }): string | null {
+  const failed = b.requested - b.succeeded;
+  if (failed <= 0.05 * b.requested) return null;
+  return `${failed} of ${b.requested} bootstrap resamples had too few distinct points to fit the law: the data cannot pin the parameters down`;
+}
+
 /** A result for a fit that could not be made: every figure NaN, status `failed`, the reason given. */
 export function failedFit(
   base: Pick<FitResult, 'law' | 'formula' | 'ciLevel' | 'bounds' | 'n' | 'starts'>, names: readonly string[], reason: string, seconds: number, message = 'not attempted',
@@ -227,6 +237,8 @@ export async function fitCurve(lawName: CurveLawName, x: readonly number[], y: r
   }
   const params: Record<string, number> = Object.fromEntries(law.params.map((k, j) => [k, core.p[j]]));
   const flags = ok ? flagParams(law.params, core.p, ci, lower, upper) : {};
+  const bootFail = bootstrap ? failedShare(bootstrap) : null;
+  if (bootFail) for (const k of law.params) flags[k] = 'not-identified';
   if (law.derived && ok) {
     for (const [k, v] of Object.entries(law.derived(core.p))) {
       params[k] = v;
@@ -236,10 +248,11 @@ export async function fitCurve(lawName: CurveLawName, x: readonly number[], y: r
       } else ci[k] = [NaN, NaN];
     }
   }
-  const verdict = classifyFit({
+  let verdict = classifyFit({
     law: lawName, params, bounds, flags, r2: metrics.r2, predictedSpread: ok ? predictedSpread(ys, pred) : undefined,
     failure: ok ? null : `the optimizer found no finite fit (${core.message})`,
   });
+  if (bootFail && verdict.status === 'not-identified') verdict = { status: verdict.status, reason: bootFail };
   return {
     ...base, params, ci, ciMethod, flags, ...metrics, objective: core.cost,
     status: verdict.status, reason: verdict.reason, converged: core.converged, iterations: core.iterations, message: core.message, starts: core.starts,
@@ -375,6 +388,8 @@ export async function fitChinchilla(points: readonly ChinchillaPoint[], opts: Ch
   }
   const flags: Record<string, ParamFlag> = ciMethod === 'bootstrap' ? chinchillaCiFlags(params, ci) : {};
   const design: string[] = [];
+  const bootFail = bootstrap ? failedShare(bootstrap) : null;
+  if (bootFail) { for (const k of CHIN_NAMES) flags[k] = 'not-identified'; design.push(bootFail); }
   if (nN === 2) { for (const k of ['E', 'A', 'alpha']) flags[k] = 'not-identified'; design.push('two model sizes give two values of E + A/N^α, fewer than its three parameters'); }
   if (nD === 2) { for (const k of ['E', 'B', 'beta']) flags[k] = 'not-identified'; design.push('two token counts give two values of E + B/D^β, fewer than its three parameters'); }
   const collapse: string[] = [];
@@ -429,6 +444,7 @@ async function fitChinchillaOneAxis(
     const reps: number[][] = [];
     for (let b = 0; b < B; b++) {
       const idx = resampleIndices(points.length, seed, b);
+      if (new Set(Array.from(idx, (i) => lnX[i])).size < 3) continue;
       const r = fitOneAxis(Float64Array.from(idx, (i) => lnX[i]), Float64Array.from(idx, (i) => lnL[i]), starts);
       if (Number.isFinite(r.f)) reps.push(named(r.x));
     }
@@ -439,8 +455,10 @@ async function fitChinchillaOneAxis(
     const ciParams = { [coef]: cv, [expo]: ev };
     const f2 = chinchillaCiFlags({ ...params, ...ciParams }, { ...nanCi(CHIN_NAMES), [coef]: pc[coef], [expo]: pc[expo] });
     for (const k of [coef, expo]) if (f2[k]) flags[k] = f2[k];
+    if (failedShare(bootstrap)) { flags[coef] = 'not-identified'; flags[expo] = 'not-identified'; }
   }
-  const reason = `one ${fixed === 'N' ? 'model size' : 'token count'} (${fixed} = ${fixedValue}): only K = ${kMeaning}, ${coef} and ${expo} are identified; ${lost.join(', ')} are not identified`;
+  const bootFail = bootstrap ? failedShare(bootstrap) : null;
+  const reason = `one ${fixed === 'N' ? 'model size' : 'token count'} (${fixed} = ${fixedValue}): only K = ${kMeaning}, ${coef} and ${expo} are identified; ${lost.join(', ')} are not identified${bootFail ? `; ${bootFail}` : ''}`;
   const verdict = classifyFit({ law: 'chinchilla', params, bounds: oneBase.bounds, flags: {}, r2: metrics.r2, predictedSpread: predictedSpread(ys, pred) });
   const status: FitStatus = verdict.status === 'degenerate' ? 'degenerate' : 'not-identified';
   return {

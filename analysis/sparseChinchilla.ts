@@ -97,8 +97,9 @@ export interface SparseFitOptions extends FitOptions {
  * Fits the sparse scaling law. Preconditions: more than 7 points, at least 2 distinct S, and at
  * least 3 distinct N and 3 distinct D (each of the N- and D-terms has three parameters with g
  * shared). Bootstrap replicates (rows resampled) are refitted from the optimum and 10 random starts.
- * Parameters are unbounded; `not-identified` when a bootstrap interval of an exponent (b, d, f)
- * crosses 0 or any interval is non-finite.
+ * Parameters are unbounded; a parameter is flagged not identified when its bootstrap interval is
+ * non-finite, crosses 0 for an exponent (b, d, f), or is wider than 1000 × |estimate| (e and g
+ * trade off without limit as f → 0: e·D^(−f) + g ≈ e + g).
  */
 export async function fitSparseChinchilla(points: readonly SparsePoint[], opts: SparseFitOptions = {}): Promise<FitResult> {
   const t0 = performance.now();
@@ -144,6 +145,7 @@ export async function fitSparseChinchilla(points: readonly SparsePoint[], opts: 
       const [lo, hi] = ci[k];
       if (!Number.isFinite(lo) || !Number.isFinite(hi)) flags[k] = 'not-identified';
       else if ((k === 'b' || k === 'd' || k === 'f') && lo <= 0 && hi >= 0) flags[k] = 'not-identified';
+      else if (hi - lo > 1e3 * Math.abs(params[k])) flags[k] = 'not-identified';
     }
   }
   let verdict = classifyFit({ law: 'sparse-chinchilla', params, bounds, flags, r2: metrics.r2, predictedSpread: predictedSpread(ys, pred) });
