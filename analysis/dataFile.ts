@@ -132,7 +132,7 @@ export interface FitPointsFileOptions {
   dropHighest?: number;
   /** chinchilla: starting points [a, b, e, alpha, beta] (default Epoch's 4,500-point grid) */
   starts?: number[][];
-  /** chinchilla: starts of each bootstrap refit (Epoch's procedure: [HOFFMANN_RAW]); default the optimum and every 50th grid point */
+  /** chinchilla: starts of each bootstrap refit (Epoch's procedure: [HOFFMANN_RAW]); default the optimum, Hoffmann's fit and every 500th grid point */
   bootstrapStarts?: number[][];
   /** bootstrap replicates; default DEFAULT_BOOTSTRAP[law]; 0 = asymptotic intervals (curve laws) or none */
   bootstrap?: number;

@@ -5,7 +5,7 @@
  * or `failed`, with the reason.
  */
 import {
-  chinchillaData, epochGrid, fitOneAxis, huberObjective, oneAxisGrid, predictLoss, rawToParams, computeOptimal,
+  chinchillaData, epochGrid, fitOneAxis, HOFFMANN_RAW, huberObjective, oneAxisGrid, predictLoss, rawToParams, computeOptimal,
   type ChinchillaData, type ChinchillaPoint, type ChinchillaParams,
 } from './chinchilla';
 import { curveModel, fitCurveCore, lawBounds } from './curve';
@@ -286,10 +286,10 @@ export function predictBand(r: FitResult, xs: readonly number[]): Array<{ x: num
 export interface ChinchillaOptions extends FitOptions {
   /** starting points [a, b, e, alpha, beta]; default Epoch's 4,500-point grid */
   starts?: number[][];
-  /** starts for each bootstrap refit besides the full-data optimum: every k-th grid point (default 50 → 90 starts) */
+  /** starts for each bootstrap refit besides the full-data optimum and Hoffmann et al.'s fit: every k-th grid point (default 500 → 9 starts) */
   bootstrapGridStride?: number;
   /**
-   * starts for each bootstrap refit, replacing the default (the optimum + every k-th grid point).
+   * starts for each bootstrap refit, replacing the default (the optimum, Hoffmann's fit and every k-th grid point).
    * Epoch's procedure: [HOFFMANN_RAW] (one BFGS from Hoffmann et al.'s published fit).
    */
   bootstrapStarts?: number[][];
@@ -375,8 +375,8 @@ export async function fitChinchilla(points: readonly ChinchillaPoint[], opts: Ch
   let covariance: number[][] | undefined;
   const B = Math.max(0, Math.floor(opts.bootstrap ?? 0));
   if (B > 0) {
-    const stride = Math.max(1, opts.bootstrapGridStride ?? 50);
-    const bStarts = opts.bootstrapStarts ?? [best.x, ...grid.filter((_, i) => i % stride === 0)];
+    const stride = Math.max(1, opts.bootstrapGridStride ?? 500);
+    const bStarts = opts.bootstrapStarts ?? [best.x, [...HOFFMANN_RAW], ...grid.filter((_, i) => i % stride === 0)];
     const bChunks = splitRange(B, Math.min(workers * 4, B));
     const bTasks: WorkerTask[] = bChunks.map(([from, to]) => ({ kind: 'chinchilla-bootstrap', data, starts: bStarts, seed, from, to, ...(opts.clusters ? { clusters: [...opts.clusters] } : {}) }));
     const bParts = await runTasks<number[][]>(bTasks, workers, (t) => runTask(t) as number[][]);
