@@ -122,3 +122,50 @@ export function isoLossD(p: ChinchillaParams, loss: number, N: number): number {
   if (!(rest > 0)) return NaN;
   return Math.pow(p.B / rest, 1 / p.beta);
 }
+
+/**
+ * The identified sub-model when only one of N, D varies: L = K + B/X^β (X the varying axis),
+ * fitted like the full law (Huber, δ = 1e-3, on LSE(b − β·ln X, k) − ln L; K = e^k, B = e^b).
+ * With one model size, K = E + A/N^α: E, A and α are not separately identified.
+ * Raw vector [b, k, beta]; returns the summed Huber loss and writes its gradient.
+ */
+export function huberObjectiveOneAxis(x: ArrayLike<number>, lnX: Float64Array, lnL: Float64Array, grad: Float64Array | null, delta = HUBER_DELTA): number {
+  const b = x[0], k = x[1], be = x[2];
+  let f = 0, gb = 0, gk = 0, gbe = 0;
+  for (let i = 0; i < lnL.length; i++) {
+    const t = b - be * lnX[i];
+    const m = Math.max(t, k);
+    const e1 = Math.exp(t - m), e2 = Math.exp(k - m);
+    const s = e1 + e2;
+    const r = m + Math.log(s) - lnL[i];
+    const ar = Math.abs(r);
+    let h: number;
+    if (ar <= delta) { f += 0.5 * r * r; h = r; } else { f += delta * (ar - 0.5 * delta); h = r > 0 ? delta : -delta; }
+    if (grad) {
+      const w = h / s;
+      gb += w * e1; gk += w * e2; gbe -= w * e1 * lnX[i];
+    }
+  }
+  if (grad) { grad[0] = gb; grad[1] = gk; grad[2] = gbe; }
+  return f;
+}
+
+/** Starting grid for the one-axis sub-model, [b, k, beta]: b ∈ {0, 5, …, 25}, k ∈ {−1, −0.5, …, 1}, β ∈ {0, 0.5, …, 2}. */
+export function oneAxisGrid(): number[][] {
+  const out: number[][] = [];
+  for (const be of [0, 0.5, 1, 1.5, 2]) for (const k of [-1, -0.5, 0, 0.5, 1]) for (const b of [0, 5, 10, 15, 20, 25]) out.push([b, k, be]);
+  return out;
+}
+
+/** Best L-BFGS end point of the one-axis sub-model over `starts`. */
+export function fitOneAxis(lnX: Float64Array, lnL: Float64Array, starts: readonly ArrayLike<number>[]): { x: number[]; f: number; converged: boolean; iterations: number; message: string } {
+  let best: { x: number[]; f: number; converged: boolean; iterations: number; message: string } | null = null;
+  for (const s of starts) {
+    const r = lbfgs((x, g) => huberObjectiveOneAxis(x, lnX, lnL, g), s, CHINCHILLA_LBFGS);
+    if (Number.isFinite(r.f) && (!best || r.f < best.f)) best = { x: Array.from(r.x), f: r.f, converged: r.converged, iterations: r.iterations, message: r.message };
+  }
+  return best ?? { x: [NaN, NaN, NaN], f: NaN, converged: false, iterations: 0, message: 'no start reached a finite objective' };
+}
+
+/** Hoffmann et al. (2022)'s published fit E = 1.69, A = 406.4, B = 410.7, α = 0.34, β = 0.28 as [a, b, e, alpha, beta]: Epoch's start for bootstrap refits. */
+export const HOFFMANN_RAW: ChinchillaRaw = [Math.log(406.4), Math.log(410.7), Math.log(1.69), 0.34, 0.28];

@@ -42,6 +42,8 @@ export interface CurveCoreResult {
   /** 0.5·Σ r² */
   cost: number;
   converged: boolean;
+  /** LM iterations of the winning start */
+  iterations: number;
   message: string;
   /** number of candidate starts considered */
   starts: number;
@@ -82,12 +84,12 @@ export function fitCurveCore(lawName: CurveLawName, x: ArrayLike<number>, y: Arr
     const r = lmBounded(model, s, lower, upper);
     if (!Number.isFinite(r.cost)) continue;
     if (!best || r.cost < best.cost) {
-      best = { p: Array.from(r.p), cost: r.cost, converged: r.converged, message: r.message, starts: cands.length + (opts.extraStarts?.length ?? 0), topStarts: [] };
+      best = { p: Array.from(r.p), cost: r.cost, converged: r.converged, iterations: r.iterations, message: r.message, starts: cands.length + (opts.extraStarts?.length ?? 0), topStarts: [] };
     }
   }
   const topStarts = chosen.slice(0, 4).map((c) => Array.from(c));
   if (!best) {
-    return { p: law.params.map(() => NaN), cost: NaN, converged: false, message: 'no start gave a finite cost', starts: cands.length, topStarts };
+    return { p: law.params.map(() => NaN), cost: NaN, converged: false, iterations: 0, message: 'no start gave a finite cost', starts: cands.length, topStarts };
   }
   best.topStarts = topStarts;
   return best;

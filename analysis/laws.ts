@@ -10,9 +10,14 @@ import { simpleRegression } from './linalg';
 import { logspace, linspace } from './stats';
 
 export type CurveLawName = 'relu-logspace' | 'silu-power' | 'log' | 'sigmoid' | 'power' | 'width-depth';
-export type LawName = CurveLawName | 'chinchilla';
+/** Two- and three-variable laws: `chinchilla` L(N, D); `sparse-chinchilla` L(S, N, D) (Frantar et al. 2024). */
+export type LawName = CurveLawName | 'chinchilla' | 'sparse-chinchilla';
 export const CURVE_LAWS: readonly CurveLawName[] = ['relu-logspace', 'silu-power', 'log', 'sigmoid', 'power', 'width-depth'];
-export const LAW_NAMES: readonly LawName[] = [...CURVE_LAWS, 'chinchilla'];
+export const LAW_NAMES: readonly LawName[] = [...CURVE_LAWS, 'chinchilla', 'sparse-chinchilla'];
+
+export function isCurveLaw(s: string): s is CurveLawName {
+  return (CURVE_LAWS as readonly string[]).includes(s);
+}
 
 export interface CurveLaw {
   name: CurveLawName;

@@ -180,28 +180,39 @@ export function activationVsTokensSpec(input: ReportInput): Spec | null {
     const curves: Row[] = [];
     for (const f of input.curveFits ?? []) {
       const run = runs.get(f.runId);
-      if (!run || run.activation !== act || f.result.status !== 'ok') continue;
+      // A fit that is not ok is still drawn, dashed and labelled with its status, never with a band.
+      if (!run || run.activation !== act || f.result.status === 'failed') continue;
       const rp = ap.filter((p) => p.runId === f.runId);
       if (rp.length === 0) continue;
       const scale = f.xScale ?? 1e-9;
       const lo = Math.min(...rp.map((p) => p.tokens)), hi = Math.max(...rp.map((p) => p.tokens));
       const xs = linspace(lo, hi, 80);
       for (const b of predictBand(f.result, xs.map((t) => t * scale))) {
-        curves.push({ run: name(f.runId), tokens: b.x / scale, fit: b.y, lo: clampRatio(b.lo), hi: clampRatio(b.hi), law: f.result.law });
+        curves.push({ run: name(f.runId), tokens: b.x / scale, fit: b.y, lo: clampRatio(b.lo), hi: clampRatio(b.hi), law: f.result.law, status: f.result.status, known: f.result.status === 'ok' ? 1 : 0 });
       }
     }
     const color = { field: 'run', type: 'nominal' as const, title: 'run (size)', sort: { field: 'params' } };
     const x = { field: 'tokens', type: 'quantitative' as const, title: 'training tokens', axis: { format: '~s' } };
     const layers: unknown[] = [];
-    if (curves.length) {
-      layers.push({ data: { values: curves }, mark: { type: 'area', opacity: 0.18 }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: { field: 'run', type: 'nominal' } } });
-      layers.push({ data: { values: curves }, mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y: { field: 'fit', type: 'quantitative' }, color: { field: 'run', type: 'nominal' }, detail: { field: 'run' } } });
+    const known = curves.filter((c) => c.known), unknown = curves.filter((c) => !c.known);
+    if (known.length) {
+      layers.push({ data: { values: known }, mark: { type: 'area', opacity: 0.18 }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: { field: 'run', type: 'nominal' } } });
+      layers.push({ data: { values: known }, mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y: { field: 'fit', type: 'quantitative' }, color: { field: 'run', type: 'nominal' }, detail: { field: 'run' } } });
+    }
+    if (unknown.length) {
+      layers.push({
+        data: { values: unknown }, mark: { type: 'line', strokeWidth: 1.5, strokeDash: [5, 4], opacity: 0.8 },
+        encoding: { x, y: { field: 'fit', type: 'quantitative' }, color: { field: 'run', type: 'nominal' }, detail: { field: 'run' }, tooltip: [{ field: 'run' }, { field: 'status', title: 'fit status' }] },
+      });
+      const ends = [...new Map(unknown.map((c) => [c.run, c])).values()].map((c) => ({ ...c, label: `${String(c.status)} fit` }));
+      layers.push({ data: { values: ends }, mark: { type: 'text', align: 'left', dx: 3, fontSize: 10, fontStyle: 'italic' }, encoding: { x, y: { field: 'fit', type: 'quantitative' }, text: { field: 'label' }, color: { field: 'run', type: 'nominal' } } });
     }
     layers.push({
       data: { values: data }, mark: { type: 'point', filled: true, size: 22, opacity: 0.85 },
       encoding: { x, y: { field: 'ratio', type: 'quantitative', title: 'activation ratio', scale: { zero: false } }, color, tooltip: [{ field: 'run' }, { field: 'tokens' }, { field: 'ratio' }] },
     });
-    return { title: `${act}: activation ratio vs tokens (fit ± ${Math.round((input.curveFits?.[0]?.result.ciLevel ?? 0.95) * 100)}% band)`, width: 380, height: 260, layer: layers };
+    const dashed = unknown.length ? '; dashed: fits not identified or degenerate, no band' : '';
+    return { title: `${act}: activation ratio vs tokens (fit ± ${Math.round((input.curveFits?.[0]?.result.ciLevel ?? 0.95) * 100)}% band${dashed})`, width: 380, height: 260, layer: layers };
   });
   return { hconcat: panels, resolve: { scale: { color: 'independent', y: 'independent' } } } as unknown as Spec;
 }
@@ -353,7 +364,7 @@ function fitTable(rows: Array<{ name: string; r: FitResult }>): string {
       const flag = r.flags[k] ? ` <span class="flag">${r.flags[k]}</span>` : '';
       return `${esc(k)} = ${fmt(r.params[k])}${ci && Number.isFinite(ci[0]) ? ` [${fmt(ci[0])}, ${fmt(ci[1])}]` : ''}${flag}`;
     }).join('<br>');
-    return `<tr><td>${esc(name)}</td><td>${esc(r.law)}</td><td>${ps}</td><td>${fmt(r.mae)}</td><td>${fmt(r.mse)}</td><td>${fmt(r.r2)}</td><td>${r.n}</td><td>${esc(r.status)}${r.ciMethod !== 'none' ? `<br><small>${esc(r.ciMethod)} ${Math.round(r.ciLevel * 100)}% CI</small>` : ''}</td></tr>`;
+    return `<tr><td>${esc(name)}</td><td>${esc(r.law)}</td><td>${ps}</td><td>${fmt(r.mae)}</td><td>${fmt(r.mse)}</td><td>${fmt(r.r2)}</td><td>${r.n}</td><td>${esc(r.status)}${r.reason ? `<br><small>${esc(r.reason)}</small>` : ''}${r.ciMethod !== 'none' ? `<br><small>${esc(r.ciMethod)} ${Math.round(r.ciLevel * 100)}% CI</small>` : ''}</td></tr>`;
   }).join('\n');
   return `<table><thead><tr><th>fit</th><th>law</th><th>parameters [CI]</th><th>MAE</th><th>MSE</th><th>R²</th><th>n</th><th>status</th></tr></thead><tbody>${body}</tbody></table>`;
 }

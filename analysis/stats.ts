@@ -67,6 +67,21 @@ export function resampleIndices(n: number, seed: number, replicate: number): Int
   return idx;
 }
 
+/**
+ * Cluster bootstrap: resamples whole clusters (e.g. the eval points of one run, which share its
+ * noise) with replacement and returns the indices of all their points. `clusters[i]` is point i's
+ * cluster id; the number of clusters drawn equals the number of distinct ids.
+ */
+export function clusterResampleIndices(clusters: readonly number[], seed: number, replicate: number): Int32Array {
+  const members = new Map<number, number[]>();
+  clusters.forEach((c, i) => { const m = members.get(c); if (m) m.push(i); else members.set(c, [i]); });
+  const groups = [...members.values()];
+  const r = rng((seed * 1000003 + replicate * 7919 + 1) >>> 0);
+  const out: number[] = [];
+  for (let k = 0; k < groups.length; k++) out.push(...groups[Math.floor(r() * groups.length)]);
+  return Int32Array.from(out);
+}
+
 /** Upper quantile of the normal distribution (Acklam's rational approximation). */
 export function normalQuantile(p: number): number {
   const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];

@@ -8,7 +8,7 @@ import type { Endpoints } from '../workers/connections';
 import { createFitSweep } from '../activities/fitSweep';
 import { loadSweepData, storeFits } from '../db/fits';
 import { fitSweepData, reportInput } from '../analysis/sweepFits';
-import { LAW_NAMES, fitPointsFromFile, fitResultJson, renderReport } from '../analysis';
+import { LAW_NAMES, SPARSE_PRESETS, fitPointsFromFile, fitResultJson, renderReport } from '../analysis';
 import { requireSweep } from '../client/sweeps';
 import { UsageError } from '../domain/errors';
 import { BACKENDS } from '../engine/types';
@@ -24,6 +24,12 @@ export interface CommandContext {
 const numArg = (name: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} must be a positive number (got ${JSON.stringify(v)})`);
+  return n;
+};
+
+const nonNegInt = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a whole number ≥ 0 (got ${JSON.stringify(v)})`);
   return n;
 };
 
@@ -52,16 +58,18 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .description('fit a law to published or external data: JSON of named arrays, or CSV with a header')
     .addOption(new Option('--law <name>', 'law to fit').choices([...LAW_NAMES]).makeOptionMandatory())
     .option('--x <col>', 'x column (curve laws)')
-    .option('--y <col>', 'y column')
-    .option('--x-scale <k>', 'multiply x by k (default 1e-9 for token_passed: billions of tokens)', numArg('--x-scale'))
-    .option('--n <col>', 'chinchilla: parameter-count column (default "Model Size")')
-    .option('--d <col>', 'chinchilla: token column (default Training FLOP / 6N)')
-    .option('--drop-highest <k>', 'chinchilla: drop the k highest losses first (Epoch: 5)', ctx.intArg('--drop-highest'))
-    .option('--bootstrap <B>', 'bootstrap replicates for the confidence intervals', ctx.intArg('--bootstrap'))
+    .option('--y <col>', 'y column (chinchilla, sparse-chinchilla: the loss, default "loss")')
+    .option('--x-scale <k>', 'multiply x by k (default 1e-9 for token_passed: billions of tokens); chinchilla, sparse-chinchilla: multiplies N', numArg('--x-scale'))
+    .option('--n <col>', 'chinchilla: parameter-count column (default "Model Size"); sparse-chinchilla: non-zero parameters (default "N")')
+    .option('--d <col>', 'chinchilla: token column (default "D", else Training FLOP / 6N); sparse-chinchilla: data column (default "D")')
+    .option('--s <col>', 'sparse-chinchilla: sparsity column, fraction in [0, 1) (default "S")')
+    .addOption(new Option('--preset <name>', "sparse-chinchilla: column mapping of Frantar et al.'s T5 file: S = sparsity, N = 24·12·768²·scale·(1−S)/1e6, D = steps/1e5, L = val-loss").choices([...SPARSE_PRESETS]))
+    .option('--drop-highest <k>', 'chinchilla: drop the k highest losses first (default 0; Epoch\'s procedure: 5); dropped rows are listed', ctx.intArg('--drop-highest'))
+    .option('--bootstrap <B>', 'bootstrap replicates for the confidence intervals (default 200; sparse-chinchilla 100; 0 = none / asymptotic)', nonNegInt('--bootstrap'))
     .option('--holdout <f>', 'also fit on all but the last fraction f (chinchilla: the largest models) and report the error predicting it', numArg('--holdout'))
     .option('--json', 'one line of JSON on stdout')
-    .addHelpText('after', '\nExample:\n  $ sparsity fit-points 0.1b_relu.json --law relu-logspace --bootstrap 200 --json')
-    .action(async (file: string, o: { law: string; x?: string; y?: string; xScale?: number; n?: string; d?: string; dropHighest?: number; bootstrap?: number; holdout?: number; json?: boolean }) => {
+    .addHelpText('after', '\nExamples:\n  $ sparsity fit-points 0.1b_relu.json --law relu-logspace --json\n  $ sparsity fit-points epoch-svg-extracted.csv --law chinchilla --drop-highest 5\n  $ sparsity fit-points t5-data.csv --law sparse-chinchilla --preset frantar-t5\n\nExit status: 0 ok, 1 when the fit is not ok (status and reason printed), 2 for bad input.')
+    .action(async (file: string, o: { law: string; x?: string; y?: string; xScale?: number; n?: string; d?: string; s?: string; preset?: string; dropHighest?: number; bootstrap?: number; holdout?: number; json?: boolean }) => {
       let result;
       try {
         result = await fitPointsFromFile(file, {
@@ -71,6 +79,8 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
           xScale: o.xScale,
           n: o.n,
           d: o.d,
+          s: o.s,
+          preset: o.preset,
           dropHighest: o.dropHighest,
           bootstrap: o.bootstrap,
           holdout: o.holdout,
@@ -80,16 +90,27 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
       }
       if (o.json) ctx.out(fitResultJson(result));
       else {
-        ctx.out(`${result.law}: ${result.formula}   (${result.status}${result.message ? `: ${result.message}` : ''})`);
+        ctx.out(`${result.law}: ${result.formula}`);
+        ctx.out(`  status: ${result.status}${result.reason ? ` (${result.reason})` : ''}`);
+        ctx.out(`  optimizer: ${result.converged ? 'converged' : 'NOT converged'} after ${result.iterations} iterations: ${result.message}`);
+        for (const [k, u] of Object.entries(result.units)) ctx.out(`  ${k}: ${u}`);
+        const ciLabel = result.ciMethod === 'none' ? 'no CI' : `${(result.ciLevel * 100).toFixed(0)}% CI (${result.ciMethod}${result.bootstrap ? `, ${result.bootstrap.succeeded}/${result.bootstrap.requested} resamples of ${result.bootstrap.unit}` : ''})`;
         for (const [k, v] of Object.entries(result.params)) {
           const ci = result.ci[k];
           const flag = result.flags[k] ? `  [${result.flags[k]}]` : '';
-          ctx.out(`  ${k.padEnd(10)} ${v.toPrecision(5).padStart(12)}   ${(result.ciLevel * 100).toFixed(0)}% CI [${ci?.[0]?.toPrecision(4)}, ${ci?.[1]?.toPrecision(4)}]${flag}`);
+          const ciText = ci && ci.every(Number.isFinite) ? `[${ci[0].toPrecision(4)}, ${ci[1].toPrecision(4)}]` : '[not available]';
+          ctx.out(`  ${k.padEnd(10)} ${Number.isFinite(v) ? v.toPrecision(5).padStart(12) : 'not identified'.padStart(12)}   ${ciLabel} ${ciText}${flag}`);
         }
         ctx.out(`  n=${result.n}  MAE=${result.mae.toExponential(3)}  MSE=${result.mse.toExponential(3)}  R²=${result.r2.toFixed(4)}  objective=${result.objective.toExponential(4)}`);
+        if (result.droppedRows.length > 0) {
+          ctx.out(`  dropped ${result.droppedRows.length} rows:`);
+          for (const r of result.droppedRows) ctx.out(`    row ${r.row}: ${r.reason}  ${JSON.stringify(r.values)}`);
+        } else ctx.out('  dropped: none');
+        if (result.ignoredColumns.length > 0) ctx.out(`  ignored columns: ${result.ignoredColumns.map((c) => JSON.stringify(c)).join(', ')}`);
         const h = result.outOfSample;
         if (h) ctx.out(`  out of sample: fit on ${h.trainN}, predict ${h.testN}: MAE=${h.mae.toExponential(3)}  RMSE=${h.rmse.toExponential(3)}  MAPE=${(h.mape * 100).toFixed(2)}%`);
       }
+      for (const w of result.warnings) ctx.err(`warning: ${w}`);
       if (result.status !== 'ok') process.exitCode = 1;
     });
 
@@ -133,8 +154,16 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .option('--stride <k>', 'every k-th start only (quick runs)', ctx.intArg('--stride'), 1)
     .option('--workers <n>', 'worker threads for ours', ctx.intArg('--workers'))
     .option('--skip-scipy', 'ours only')
+    .option('--bootstrap-check [replicates]', "instead: Epoch's bootstrap (default 4,000 resamples, BFGS from Hoffmann's fit) against Epoch's published 95% intervals", nonNegInt('--bootstrap-check'))
     .option('--json', 'one line of JSON on stdout')
-    .action(async (o: { stride: number; workers?: number; skipScipy?: boolean; json?: boolean }) => {
+    .action(async (o: { stride: number; workers?: number; skipScipy?: boolean; bootstrapCheck?: number | boolean; json?: boolean }) => {
+      if (o.bootstrapCheck !== undefined) {
+        const { benchBootstrapCheck } = await import('../bench/fit');
+        const r = await benchBootstrapCheck({ replicates: typeof o.bootstrapCheck === 'number' ? o.bootstrapCheck : 4000, workers: o.workers });
+        ctx.out(o.json ? r : JSON.stringify(r, null, 2));
+        if (!r.pass) process.exitCode = 1;
+        return;
+      }
       const { benchFit } = await import('../bench/fit');
       const r = await benchFit({ stride: o.stride, workers: o.workers, skipScipy: o.skipScipy, log: o.json ? () => undefined : ctx.err });
       ctx.out(o.json ? r : JSON.stringify(r, null, 2));

@@ -2,7 +2,7 @@
 // hold and values that make no sense together. Pure; `validateSweep` refuses each with the field
 // path and value (exit 2) before anything is written or started.
 import { canonicalJson } from './hash';
-import { solveSize, tokensPerStep, trainFlopsPerToken } from './sizing';
+import { solveSizeFor, tokensPerStep, trainFlopsPerToken } from './sizing';
 import { parseMetric } from './metricNames';
 import { runAt, gridSize } from './grid';
 import type { ModelConfig, PruningConfig, SizeSpec, SweepSpec } from './spec';
@@ -93,8 +93,7 @@ function resolvedModel(spec: SweepSpec, sizeIndex: number): ModelConfig {
 function budgets(spec: SweepSpec, out: Infeasibility[]): void {
   spec.grid.size.forEach((size: SizeSpec, i) => {
     if (!('budget' in size)) return;
-    const { ffnMult, ffn } = spec.base.model;
-    const solved = solveSize(size.budget, size.ratio, ffnMult, ffn);
+    const solved = solveSizeFor(spec.base.model, size.budget, size.ratio);
     const err = Math.abs(solved.params - size.budget) / size.budget;
     if (err > BUDGET_TOLERANCE) {
       out.push({

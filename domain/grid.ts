@@ -1,7 +1,7 @@
 // Expanding a sweep into its runs: pure and deterministic, so the sweep workflow can
 // compute run i of 10,000 without storing the list, and the CLI can check every run
 // before anything starts.
-import { headsNear, solveSize } from './sizing';
+import { headsNear, solveSizeFor } from './sizing';
 import { hashJson } from './hash';
 import type { ModelConfig, PruningConfig, RunConfig, SizeSpec, SweepSpec } from './spec';
 
@@ -31,7 +31,7 @@ export function gridSize(spec: SweepSpec): number {
 
 function resolveModel(base: ModelConfig, size: SizeSpec): ModelConfig {
   if ('budget' in size) {
-    const solved = solveSize(size.budget, size.ratio, base.ffnMult, base.ffn);
+    const solved = solveSizeFor(base, size.budget, size.ratio);
     return base.family === 'transformer'
       ? { ...base, dModel: solved.dModel, nLayers: solved.nLayers, nHeads: headsNear(solved.dModel, base.nHeads) }
       : { ...base, dModel: solved.dModel, nLayers: solved.nLayers };

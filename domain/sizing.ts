@@ -1,6 +1,6 @@
 // Parameter accounting and width/depth sizing. Pure arithmetic, no tfjs: the workflow bundle
 // imports this to expand `{budget, ratio}` sweeps deterministically.
-import type { ModelConfig } from './spec';
+import type { MlpModelConfig, ModelConfig } from './spec';
 
 /** Parameter counts of a model (all exact, from its configuration). */
 export interface ParamCounts {
@@ -129,4 +129,44 @@ export function trainFlopsPerToken(model: ModelConfig): number {
 /** Tokens (examples for the MLP) in one training batch. */
 export function tokensPerStep(model: ModelConfig, batchSize: number): number {
   return model.family === 'mlp' ? batchSize : batchSize * model.seqLen;
+}
+
+/** Parameters of the MLP (countParams' `total`): input projection, per block norm gain + FFN, final gain, head. */
+function mlpParams(d: number, n: number, ffnMult: number, ffn: 'gated' | 'plain', inputDim: number, outputDim: number): number {
+  return inputDim * d + n * (ffnWeights(d, ffnMult, ffn) + d) + d + d * outputDim;
+}
+
+/**
+ * Width and depth of an MLP (model/mlp.ts) for a parameter `budget` at ratio `d/n`, counted with the
+ * MLP's own parameters (countParams: the input and output projections are part of its budget, and
+ * there is no attention). Same selection as solveSize: widths are multiples of 8; among shapes
+ * within 5% of the budget the one nearest the ratio wins, else the one nearest the budget.
+ */
+export function solveMlpSize(
+  budget: number, ratio: number, ffnMult: number, ffn: 'gated' | 'plain', inputDim: number, outputDim: number,
+): { dModel: number; nLayers: number; params: number } {
+  if (!(budget > 0) || !(ratio > 0)) throw new Error(`solveMlpSize: budget and ratio must be > 0 (got ${budget}, ${ratio})`);
+  type Shape = { dModel: number; nLayers: number; params: number; budgetErr: number; ratioErr: number };
+  let best: Shape | null = null;
+  for (let d = WIDTH_STEP; mlpParams(d, 1, ffnMult, ffn, inputDim, outputDim) <= 2 * budget || d === WIDTH_STEP; d += WIDTH_STEP) {
+    const perLayer = mlpParams(d, 2, ffnMult, ffn, inputDim, outputDim) - mlpParams(d, 1, ffnMult, ffn, inputDim, outputDim);
+    const nExact = (budget - mlpParams(d, 0, ffnMult, ffn, inputDim, outputDim)) / perLayer;
+    for (const n of new Set([Math.max(1, Math.floor(nExact)), Math.max(1, Math.ceil(nExact))])) {
+      const params = mlpParams(d, n, ffnMult, ffn, inputDim, outputDim);
+      const shape = { dModel: d, nLayers: n, params, budgetErr: Math.abs(params - budget) / budget, ratioErr: Math.abs(Math.log(d / n / ratio)) };
+      const aOk = shape.budgetErr <= BUDGET_TOLERANCE, bOk = best !== null && best.budgetErr <= BUDGET_TOLERANCE;
+      if (!best || (aOk !== bOk ? aOk : aOk ? shape.ratioErr < best.ratioErr : shape.budgetErr < best.budgetErr)) best = shape;
+    }
+  }
+  const chosen = best!;
+  return { dModel: chosen.dModel, nLayers: chosen.nLayers, params: chosen.params };
+}
+
+/** Solves a `{budget, ratio}` size for the model family of `base` (MLP: its own count; Transformer: solveSize). */
+export function solveSizeFor(base: ModelConfig, budget: number, ratio: number): { dModel: number; nLayers: number; params: number } {
+  if (base.family === 'mlp') {
+    const m: MlpModelConfig = base;
+    return solveMlpSize(budget, ratio, m.ffnMult, m.ffn, m.inputDim, m.outputDim);
+  }
+  return solveSize(budget, ratio, base.ffnMult, base.ffn);
 }

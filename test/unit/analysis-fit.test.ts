@@ -37,7 +37,11 @@ test('Sparsing Law: every curve at least as good as the paper and within 2% of b
   for (const [name, c] of Object.entries(published.curves)) {
     const { x, y } = curve(name);
     const r = await fitCurve(c.law, x, y, { workers: 1 });
-    assert.equal(r.status, 'ok', `${name}: ${r.message}`);
+    // Asymptotic (symmetric) intervals of c reach its bound on some curves: those are reported as
+    // not identified, never as ok; nothing here is degenerate or failed.
+    assert.ok(r.status === 'ok' || r.status === 'not-identified', `${name}: ${r.status} ${r.reason}`);
+    assert.equal(r.reason === null, r.status === 'ok', `${name}: a reason exactly when not ok`);
+    assert.ok(r.converged && r.iterations > 0 && r.message.length > 0, `${name}: optimizer report ${r.message}`);
     assert.equal(r.n, x.length);
     const paperMse = mseOf(c.law, c.paper, x, y);
     assert.ok(Math.abs(paperMse - c.paperMse) / c.paperMse < 0.02, `${name}: paper MSE reproduces (${paperMse} vs ${c.paperMse})`);
@@ -57,6 +61,8 @@ test('0.4b ReLU: A0 sits on its bound and is flagged not-identified (bootstrap C
   assert.ok(r.params.A0 < 1e-6, `A0 = ${r.params.A0}`);
   assert.equal(r.ci.A0[0], 0);
   assert.equal(r.flags.A0, 'not-identified');
+  assert.equal(r.status, 'not-identified');
+  assert.match(r.reason ?? '', /A0/);
   // the well-determined curve has no flags on A0
   const good = await fitCurve('relu-logspace', ...Object.values(curve('0.8b_relu')) as [number[], number[]], { workers: 1 });
   assert.equal(good.flags.A0, undefined);
@@ -89,7 +95,8 @@ test('recovery: known parameters fall inside the 95% CIs (asymptotic and bootstr
     const xs = c.x ?? x;
     const y = synth(c.law, c.truth, xs, c.sigma, 100 + i);
     const asym = await fitCurve(c.law, xs, y, { workers: 1 });
-    assert.equal(asym.status, 'ok');
+    // The sigmoid's b and d enter only through b·e^d: the fit says so in its status.
+    assert.equal(asym.status, c.law === 'sigmoid' ? 'not-identified' : 'ok', `${c.law}: ${asym.reason}`);
     // The sigmoid's b and d enter only through b·e^d: not identified separately, and flagged so.
     const redundant = c.law === 'sigmoid' ? ['b', 'd'] : [];
     for (const k of redundant) assert.equal(asym.flags[k], 'not-identified', `${c.law} ${k} flagged`);

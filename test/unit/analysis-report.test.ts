@@ -79,3 +79,21 @@ test('renderReport writes an HTML page with non-trivial SVG and PNG charts', asy
   const svg = fs.readFileSync(path.join(out, 'width-depth.svg'), 'utf8');
   assert.match(svg, /breakpoint/);
 });
+
+test('a fit that is not ok is drawn dashed and labelled with its status, without a band', async () => {
+  const { activationVsTokensSpec } = await import('../../analysis/report');
+  const u = rng(5);
+  const tokens = Array.from({ length: 30 }, (_, i) => (1 + i) * 1e9);
+  const flat = tokens.map(() => 0.1 + 1e-4 * gaussian(u));
+  const r = await fitCurve('relu-logspace', tokens.map((t) => t / 1e9), flat, { workers: 1 });
+  assert.equal(r.status, 'degenerate');
+  const run: ReportRun = { id: 'r1', label: 'flat', activation: 'relu', params: 1e6, dModel: 64, nLayers: 2 };
+  const spec = activationVsTokensSpec({
+    title: 't', runs: [run], points: tokens.map((t, i) => ({ runId: 'r1', step: i, tokens: t, activationRatio: flat[i], loss: 3 })),
+    curveFits: [{ runId: 'r1', result: r }],
+  });
+  const text = JSON.stringify(spec);
+  assert.match(text, /"strokeDash":\[5,4\]/);
+  assert.match(text, /degenerate fit/);
+  assert.doesNotMatch(text, /"type":"area"/, 'no band for a degenerate fit');
+});

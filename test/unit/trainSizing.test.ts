@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildNetwork } from '../../engine/factory';
-import { countParams, headsNear, solveSize } from '../../domain/sizing';
+import { countParams, headsNear, solveSize, solveSizeFor } from '../../domain/sizing';
 import { tinyMlpConfig, tinyTransformerConfig } from '../configs';
 import type { ModelConfig } from '../../domain/spec';
 
@@ -56,5 +56,17 @@ test('countParams agrees with the tensors the models allocate', () => {
     assert.equal(counted.total, actual.total, `total for ${JSON.stringify(m)}`);
     assert.equal(counted.linear, actual.linear, `linear for ${JSON.stringify(m)}`);
     assert.ok(counted.nonEmbedding <= counted.total);
+  }
+});
+
+test('MLP budgets are sized with the MLP\'s own parameter count: {budget: 2e6, ratio: 32} within 5%', () => {
+  for (const over of [{}, { ffn: 'gated' as const }, { inputDim: 256, outputDim: 64 }]) {
+    const base = { ...tinyMlpConfig().model, ...over } as ModelConfig;
+    for (const [budget, ratio] of [[2e6, 32], [2e5, 16], [1e7, 64]]) {
+      const s = solveSizeFor(base, budget, ratio);
+      const counted = countParams({ ...base, dModel: s.dModel, nLayers: s.nLayers } as ModelConfig).total;
+      assert.equal(counted, s.params, 'params reported = countParams');
+      assert.ok(Math.abs(counted - budget) / budget <= 0.05, `${JSON.stringify(over)} budget ${budget} ratio ${ratio}: ${counted} params (d=${s.dModel}, n=${s.nLayers})`);
+    }
   }
 });
