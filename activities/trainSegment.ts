@@ -9,6 +9,8 @@ import type { RunConfig } from '../workflows/spec';
 import { createTrainer, initBackend } from './train';
 import type { EvalResult, Trainer } from './train/types';
 import type { ActivityDeps } from '.';
+import { ChecksumMismatchError, openStore, openStoreForBlob, type CheckpointStore, type StoredBlob } from '../stores';
+import { CHECKPOINT_FORMAT_VERSION } from './train/checkpointStream';
 
 export interface SegmentInput {
   runId: string;
@@ -28,12 +30,14 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 
 export function createTrainSegment(deps: ActivityDeps) {
   const { db } = deps;
+  // Interim wiring until the activity takes its store from the worker's configuration.
+  const store = openStore(process.env.SPARSITY_CHECKPOINT_STORE || 'postgres', { db });
   return async function trainSegment(input: SegmentInput): Promise<SegmentResult> {
     const ctx = Context.current();
     const backend = await initBackend(deps.backend);
     const stored = await db
       .selectFrom('checkpoints')
-      .select(['step', 'data'])
+      .select(['step', 'uri', 'sha256', 'bytes'])
       .where('run_id', '=', input.runId)
       .executeTakeFirst();
     if (stored && stored.step >= input.toStep) return { step: stored.step };
@@ -41,9 +45,20 @@ export function createTrainSegment(deps: ActivityDeps) {
     // Every attempt at a segment counts: a run that lost a worker shows more attempts than segments.
     await db.updateTable('runs').set({ attempts: sql`attempts + 1` }).where('id', '=', input.runId).execute();
     ctx.heartbeat({ step: stored?.step ?? 0, phase: 'restoring' });
+    let checkpoint: Uint8Array | undefined;
+    if (stored) {
+      try {
+        checkpoint = await readBlob(stored, db);
+      } catch (err) {
+        if (err instanceof ChecksumMismatchError) {
+          throw ApplicationFailure.nonRetryable(`run ${input.runId}: ${err.message}`, 'CorruptCheckpoint');
+        }
+        throw err;
+      }
+    }
     let trainer: Trainer;
     try {
-      trainer = await createTrainer(input.config, { backend, checkpoint: stored?.data });
+      trainer = await createTrainer(input.config, { backend, checkpoint });
     } catch (err) {
       // A configuration the engine refuses fails the same way on every worker: do not retry it.
       throw ApplicationFailure.nonRetryable(`cannot build the model: ${(err as Error).message}`, 'InvalidRunConfig');
@@ -72,9 +87,16 @@ export function createTrainSegment(deps: ActivityDeps) {
           if (!Number.isFinite(result.valLoss)) {
             return { step: trainer.step, diverged: `validation loss became ${result.valLoss} at step ${trainer.step}` };
           }
-          const checkpoint = await trainer.checkpoint();
+          const bytes = await trainer.checkpoint();
+          // The blob first, then the pointer in the eval point's transaction.
+          const checkpoint = await store.put(
+            (async function* () {
+              yield bytes;
+            })(),
+            { runId: input.runId, expectedBytes: bytes.byteLength },
+          );
           const seconds = (Date.now() - wallStart) / 1000;
-          await commitPoint(db, {
+          await commitPoint(db, store, {
             runId: input.runId,
             trainer,
             result,
@@ -118,17 +140,28 @@ interface PointToCommit {
   result: EvalResult;
   trainLoss: number;
   lr: number;
-  checkpoint: Uint8Array;
+  checkpoint: StoredBlob;
   seconds: number;
   worker: string;
 }
 
-async function commitPoint(db: Db, p: PointToCommit): Promise<void> {
+async function readBlob(blob: StoredBlob, db: Db): Promise<Uint8Array> {
+  const from = openStoreForBlob(blob.uri, { db });
+  try {
+    const parts: Uint8Array[] = [];
+    for await (const c of from.get(blob)) parts.push(c);
+    return Buffer.concat(parts);
+  } finally {
+    await from.close();
+  }
+}
+
+async function commitPoint(db: Db, store: CheckpointStore, p: PointToCommit): Promise<void> {
   const { result, trainer } = p;
   const primary = trainer.config.measure.primary;
   const primaryRatio = result.metrics.find((m) => m.metric === primary)?.activationRatio ?? null;
   const step = result.step;
-  await db.transaction().execute(async (tx) => {
+  const outcome = await db.transaction().execute(async (tx): Promise<{ committed: boolean; superseded: string | null }> => {
     await tx
       .insertInto('run_points')
       .values({
@@ -183,19 +216,21 @@ async function commitPoint(db: Db, p: PointToCommit): Promise<void> {
         .execute();
     }
     const run = await tx.selectFrom('runs').select('status').where('id', '=', p.runId).executeTakeFirst();
-    if (run?.status === 'completed') return; // finished elsewhere: no orphaned checkpoint
-    const data = Buffer.from(p.checkpoint.buffer, p.checkpoint.byteOffset, p.checkpoint.byteLength);
-    await tx
+    if (run?.status === 'completed') return { committed: false, superseded: null }; // finished elsewhere
+    const prev = await tx.selectFrom('checkpoints').select('uri').where('run_id', '=', p.runId).forUpdate().executeTakeFirst();
+    const pointer = { uri: p.checkpoint.uri, sha256: p.checkpoint.sha256, bytes: p.checkpoint.bytes, format_version: CHECKPOINT_FORMAT_VERSION, backend: trainer.backend };
+    const written = await tx
       .insertInto('checkpoints')
-      .values({ run_id: p.runId, step, data, bytes: data.byteLength, backend: trainer.backend })
+      .values({ run_id: p.runId, step, ...pointer })
       .onConflict((oc) =>
         oc
           .column('run_id')
-          .doUpdateSet({ step, data, bytes: data.byteLength, backend: trainer.backend, created_at: sql`now()` })
+          .doUpdateSet({ step, ...pointer, created_at: sql`now()` })
           // A worker presumed dead may still finish late: never move a checkpoint backwards.
           .where('checkpoints.step', '<', step),
       )
-      .execute();
+      .returning('run_id')
+      .executeTakeFirst();
     // A worker presumed dead may commit late: only a step at least as far as the stored one
     // updates the run's latest figures.
     await tx
@@ -214,5 +249,13 @@ async function commitPoint(db: Db, p: PointToCommit): Promise<void> {
       .where('steps_done', '<=', step)
       .where('status', '!=', 'completed')
       .execute();
+    return { committed: written !== undefined, superseded: written && prev && prev.uri !== p.checkpoint.uri ? prev.uri : null };
   });
+  // After the commit: the blob nobody points to goes now; if deleting fails, gc collects it later.
+  const unused = outcome.committed ? outcome.superseded : p.checkpoint.uri;
+  if (unused) {
+    const holder = store.owns(unused) ? store : openStoreForBlob(unused, { db });
+    await holder.delete(unused).catch(() => undefined);
+    if (holder !== store) await holder.close();
+  }
 }
