@@ -28,6 +28,7 @@ async function main(): Promise<void> {
   const total = Number(bytesArg);
   const store = openStore(uri);
   try {
+    const baselineRssBytes = process.memoryUsage().rss;
     const t0 = Date.now();
     const blob = await store.put(patternChunks(total, Number(seedArg)), { runId: 'big-run', expectedBytes: total });
     const putSeconds = (Date.now() - t0) / 1000;
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
     }
     const getSeconds = (Date.now() - t1) / 1000;
     process.stdout.write(
-      `${JSON.stringify({ blob, readSha256: hash.digest('hex'), readBytes: read, putSeconds, getSeconds, maxRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`,
+      `${JSON.stringify({ blob, readSha256: hash.digest('hex'), readBytes: read, putSeconds, getSeconds, baselineRssBytes, maxRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`,
     );
   } finally {
     await store.close();
