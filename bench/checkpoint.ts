@@ -36,9 +36,14 @@ export interface BenchCheckpointResult {
   cpDir: string;
   cpSeconds: number;
   cpMBps: number;
+  /** cp followed by fsync of the copy: what a durable write costs on that disk (a put fsyncs). */
+  cpFsyncSeconds: number;
+  cpFsyncMBps: number;
   /** saveMBps / cpMBps and restoreMBps / cpMBps (goal for file://: ≥ 0.5). */
   saveVsCp: number;
   restoreVsCp: number;
+  /** saveMBps / cpFsyncMBps. */
+  saveVsCpFsync: number;
   /** Peak RSS of the process that built, saved and restored the checkpoint. */
   peakRssBytes: number;
   /** peakRssBytes / checkpointBytes (goal ≤ 1.3: model state + bounded buffers). */
@@ -70,7 +75,8 @@ export async function benchCheckpoint(opts: BenchCheckpointOptions): Promise<Ben
   const child = await runChild({ params: opts.params, store: opts.store, tensorFloats: opts.tensorFloats ?? 4 << 20 });
 
   log(`cp of ${(child.checkpointBytes / MB).toFixed(0)} MB in ${cpDir} ...`);
-  const cpSeconds = measureCp(cpDir, child.checkpointBytes);
+  const cp = measureCp(cpDir, child.checkpointBytes);
+  const cpSeconds = cp.cp;
 
   const saveMBps = child.checkpointBytes / MB / child.saveSeconds;
   const restoreMBps = child.checkpointBytes / MB / child.restoreSeconds;
@@ -88,8 +94,11 @@ export async function benchCheckpoint(opts: BenchCheckpointOptions): Promise<Ben
     cpDir,
     cpSeconds: round(cpSeconds),
     cpMBps: round(cpMBps, 1),
+    cpFsyncSeconds: round(cp.cpFsync),
+    cpFsyncMBps: round(child.checkpointBytes / MB / cp.cpFsync, 1),
     saveVsCp: round(saveMBps / cpMBps, 2),
     restoreVsCp: round(restoreMBps / cpMBps, 2),
+    saveVsCpFsync: round((saveMBps * cp.cpFsync) / (child.checkpointBytes / MB), 2),
     peakRssBytes: child.maxRssBytes,
     peakRssVsCheckpoint: round(child.maxRssBytes / child.checkpointBytes, 2),
     bitExact: child.sha256 === child.restoredSha256,
@@ -115,8 +124,11 @@ function runChild(args: { params: number; store: string; tensorFloats: number })
   });
 }
 
-/** Seconds for `cp src dst` of `bytes` bytes in `dir` (src written and fsynced first, both removed). */
-function measureCp(dir: string, bytes: number): number {
+/**
+ * Seconds for `cp src dst` of `bytes` bytes in `dir`, and for `cp` then fsync of a second copy
+ * (src written and fsynced first; everything removed).
+ */
+function measureCp(dir: string, bytes: number): { cp: number; cpFsync: number } {
   const work = mkdtempSync(path.join(dir, '.bench-cp-'));
   try {
     const src = path.join(work, 'src.bin');
@@ -128,7 +140,14 @@ function measureCp(dir: string, bytes: number): number {
     closeSync(fd);
     const t0 = process.hrtime.bigint();
     execFileSync('cp', [src, path.join(work, 'dst.bin')]);
-    return Number(process.hrtime.bigint() - t0) / 1e9;
+    const cp = Number(process.hrtime.bigint() - t0) / 1e9;
+    const t1 = process.hrtime.bigint();
+    const dst2 = path.join(work, 'dst2.bin');
+    execFileSync('cp', [src, dst2]);
+    const fd2 = openSync(dst2, 'r+');
+    fsyncSync(fd2);
+    closeSync(fd2);
+    return { cp, cpFsync: Number(process.hrtime.bigint() - t1) / 1e9 };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

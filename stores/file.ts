@@ -57,13 +57,25 @@ export class FileStore implements CheckpointStore {
     const fh = await open(tmp, 'wx');
     try {
       try {
-        for await (const c of tap.stream) {
+        // One write in flight while the next chunk is produced and hashed (the write runs on
+        // libuv's thread pool, hashing on this thread): the two overlap.
+        let pending: Promise<void> = Promise.resolve();
+        const writeAll = async (c: Uint8Array) => {
           let at = 0;
           while (at < c.byteLength) {
             const { bytesWritten } = await fh.write(c, at, c.byteLength - at);
             at += bytesWritten;
           }
+        };
+        try {
+          for await (const c of tap.stream) {
+            await pending;
+            pending = writeAll(c);
+          }
+        } finally {
+          await pending.catch(() => undefined);
         }
+        await pending;
         await fh.sync();
       } finally {
         await fh.close();

@@ -34,7 +34,8 @@ export interface CheckpointStore {
   /**
    * Writes the chunks as one new immutable blob and returns its name and digest. Nothing is
    * visible under the returned URI until every byte is durable; a failed put leaves at most a
-   * temporary object that gc() collects after its grace period.
+   * temporary object that gc() collects after its grace period. A yielded chunk must not be
+   * modified afterwards (a store may still be writing it while the next one is produced).
    */
   put(chunks: AsyncIterable<Uint8Array>, opts: PutOptions): Promise<StoredBlob>;
   /**

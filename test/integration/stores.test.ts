@@ -197,7 +197,7 @@ describe('checkpoint stores (real directory, moto, PostgreSQL)', { timeout: 600_
     });
   }
 
-  it('file: a failed put leaves no blob, only a temporary file gc collects', async () => {
+  it('file: a failed put leaves neither a blob nor its temporary file', async () => {
     const store = openStore(`file://${dir}/failing`);
     async function* broken(): AsyncGenerator<Uint8Array> {
       yield randomBytes(1000);
