@@ -9,7 +9,7 @@ import type { RunConfig } from '../workflows/spec';
 import { createTrainer, initBackend } from './train';
 import type { EvalResult, Trainer } from './train/types';
 import type { ActivityDeps } from '.';
-import { ChecksumMismatchError, openStore, openStoreForBlob, type CheckpointStore, type StoredBlob } from '../stores';
+import { ChecksumMismatchError, CheckpointTooLargeError, openStore, openStoreForBlob, type CheckpointStore, type StoredBlob } from '../stores';
 import { CHECKPOINT_FORMAT_VERSION } from './train/checkpointStream';
 
 export interface SegmentInput {
@@ -89,12 +89,18 @@ export function createTrainSegment(deps: ActivityDeps) {
           }
           const bytes = await trainer.checkpoint();
           // The blob first, then the pointer in the eval point's transaction.
-          const checkpoint = await store.put(
-            (async function* () {
-              yield bytes;
-            })(),
-            { runId: input.runId, expectedBytes: bytes.byteLength },
-          );
+          const checkpoint = await store
+            .put(
+              (async function* () {
+                yield bytes;
+              })(),
+              { runId: input.runId, expectedBytes: bytes.byteLength },
+            )
+            .catch((err: unknown) => {
+              // Too large for the store on every worker: fail the run with the message, do not retry.
+              if (err instanceof CheckpointTooLargeError) throw ApplicationFailure.nonRetryable(err.message, 'CheckpointTooLarge');
+              throw err;
+            });
           const seconds = (Date.now() - wallStart) / 1000;
           await commitPoint(db, store, {
             runId: input.runId,
