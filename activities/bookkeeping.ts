@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { sql } from 'kysely';
 import type { Db } from '../db/connect';
 import type { RunStatus, SweepStatus } from '../db/schema';
+import { openStoreForBlob } from '../stores';
 
 export function createBookkeeping(db: Db) {
   return {
@@ -43,7 +44,13 @@ export function createBookkeeping(db: Db) {
         .executeTakeFirst();
       if (input.status === 'completed') {
         // Checkpoints serve resumption only; failed and cancelled runs keep theirs so they can be resumed.
-        await db.deleteFrom('checkpoints').where('run_id', '=', input.runId).execute();
+        const ck = await db.deleteFrom('checkpoints').where('run_id', '=', input.runId).returning('uri').executeTakeFirst();
+        if (ck) {
+          // No commit can still need it (a completed run takes no checkpoint); if this fails, gc collects it.
+          const store = openStoreForBlob(ck.uri, { db });
+          await store.delete(ck.uri).catch(() => undefined);
+          await store.close();
+        }
       }
       if (row) return { finalValLoss: row.final_val_loss };
       const done = await db.selectFrom('runs').select('final_val_loss').where('id', '=', input.runId).executeTakeFirst();
