@@ -1,14 +1,18 @@
 // The training activity: restore the last committed checkpoint, train to the next segment
 // boundary, and at every eval point commit points + checkpoint in ONE transaction
 // (db/points.ts). A retry therefore restarts from exactly what is stored.
+import { hostname } from 'node:os';
 import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
 import { commitEvalPoint } from '../db/points';
-import { countAttempt, loadTrainingState, recordModel } from '../db/runs';
+import { countAttempt, loadTrainingState, recordModel, type CheckpointPointer } from '../db/runs';
 import { hashJson } from '../domain/hash';
 import { isEvalStep } from '../domain/segments';
 import type { RunConfig } from '../domain/spec';
 import { createTrainer, initBackend } from '../engine';
+import type { CheckpointContents } from '../engine/checkpoint';
+import { CHECKPOINT_FORMAT_VERSION, decodeCheckpointStream, encodeCheckpointStream } from '../engine/checkpointStream';
 import type { Trainer } from '../engine/types';
+import { BlobNotFoundError, ChecksumMismatchError, CheckpointTooLargeError, type CheckpointStore, type StoredBlob } from '../stores';
 import type { ActivityDeps } from '.';
 
 export interface SegmentInput {
@@ -16,6 +20,8 @@ export interface SegmentInput {
   config: RunConfig;
   /** Train until this step (an eval point), then return. */
   toStep: number;
+  /** The sweep's checkpoint store (`checkpointStore:` in the sweep file); absent = the worker's default. */
+  checkpointStore?: string;
 }
 
 export interface SegmentResult {
@@ -48,9 +54,12 @@ export function createTrainSegment(deps: ActivityDeps) {
 
     await countAttempt(db, input.runId);
     ctx.heartbeat({ step: stored?.step ?? 0, phase: 'restoring' });
+    const store = deps.stores.open(input.checkpointStore ?? deps.checkpointStore);
+    // The blob is read from the store its pointer names (a sweep may have changed stores since).
+    const restored = stored ? await restoreCheckpoint(deps, input.runId, stored) : undefined;
     let trainer: Trainer;
     try {
-      trainer = await createTrainer(input.config, { paths: deps.paths, backend, checkpoint: stored?.data });
+      trainer = await createTrainer(input.config, { paths: deps.paths, backend, checkpoint: restored });
     } catch (err) {
       // A configuration the engine refuses fails the same way on every worker: do not retry it.
       throw ApplicationFailure.nonRetryable(`cannot build the model: ${(err as Error).message}`, 'InvalidRunConfig');
@@ -87,10 +96,11 @@ export function createTrainSegment(deps: ActivityDeps) {
           if (!Number.isFinite(result.valLoss)) {
             return { step: trainer.step, diverged: `validation loss became ${result.valLoss} at step ${trainer.step}` };
           }
-          const checkpoint = await trainer.checkpoint();
+          // The blob first (streamed tensor by tensor), then its pointer in the eval point's transaction.
+          const blob = await saveCheckpoint(store, input.runId, trainer);
           const seconds = (Date.now() - wallStart) / 1000;
           const primary = input.config.measure.primary;
-          await commitEvalPoint(db, {
+          const outcome = await commitEvalPoint(db, {
             runId: input.runId,
             step: result.step,
             tokens: result.tokens,
@@ -102,12 +112,14 @@ export function createTrainSegment(deps: ActivityDeps) {
             nonzeroParams: result.nonzeroParams,
             metrics: result.metrics,
             layers: result.layers,
-            checkpoint: { data: checkpoint, backend: trainer.backend },
+            checkpoint: { ...blob, formatVersion: CHECKPOINT_FORMAT_VERSION, backend: trainer.backend },
             avgNonzeroParams: trainer.avgNonzeroParams,
             trainSeconds: seconds - result.measureSeconds,
             measureSeconds: result.measureSeconds,
             worker: deps.workerName,
           });
+          // After the commit, the blob nobody points to goes; if this fails, `sparsity gc` collects it.
+          if (outcome.unreferenced) await deps.stores.forBlob(outcome.unreferenced).delete(outcome.unreferenced).catch(() => undefined);
           lossSum = 0;
           lossCount = 0;
           wallStart = Date.now();
@@ -119,4 +131,29 @@ export function createTrainSegment(deps: ActivityDeps) {
       trainer.dispose();
     }
   };
+}
+
+/** Reads and verifies a run's checkpoint; a corrupt or missing blob fails the run (no retry can fix it). */
+async function restoreCheckpoint(deps: ActivityDeps, runId: string, pointer: CheckpointPointer): Promise<CheckpointContents> {
+  try {
+    return await decodeCheckpointStream(deps.stores.forBlob(pointer.uri).get(pointer));
+  } catch (err) {
+    if (err instanceof ChecksumMismatchError) throw ApplicationFailure.nonRetryable(`run ${runId}: ${err.message}`, 'CorruptCheckpoint');
+    if (err instanceof BlobNotFoundError) {
+      throw ApplicationFailure.nonRetryable(`run ${runId}: ${err.message} (is the store mounted and reachable on ${hostname()}?)`, 'MissingCheckpoint');
+    }
+    throw err;
+  }
+}
+
+async function saveCheckpoint(store: CheckpointStore, runId: string, trainer: Trainer): Promise<StoredBlob> {
+  const contents = trainer.checkpointContents();
+  const floats = Object.values(contents.groups).flat().reduce((n, t) => n + (t ? t.size : 0), 0);
+  try {
+    return await store.put(encodeCheckpointStream(contents), { runId, expectedBytes: 4 * floats });
+  } catch (err) {
+    // Too large for this store on every worker: fail the run with the message, do not retry.
+    if (err instanceof CheckpointTooLargeError) throw ApplicationFailure.nonRetryable(err.message, 'CheckpointTooLarge');
+    throw err;
+  }
 }

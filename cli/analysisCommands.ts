@@ -169,6 +169,17 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
       ctx.out(o.json ? r : JSON.stringify(r, null, 2));
     });
   bench
+    .command('checkpoint')
+    .description('save + restore N params and two Adam moments through a checkpoint store, against cp on the same disk')
+    .option('--params <n>', 'parameters (12 bytes each with the Adam moments)', ctx.intArg('--params'), 100_000_000)
+    .requiredOption('--store <uri>', 'checkpoint store: file:///path or s3://bucket/prefix')
+    .option('--json', 'one line of JSON on stdout')
+    .action(async (o: { params: number; store: string; json?: boolean }) => {
+      const { benchCheckpoint } = await import('../bench/checkpoint');
+      const r = await benchCheckpoint({ params: o.params, store: o.store, log: o.json ? () => undefined : ctx.err });
+      ctx.out(o.json ? r : JSON.stringify(r, null, 2));
+    });
+  bench
     .command('orchestration')
     .description('schedule N trivial runs through Temporal + Postgres: runs/s and overhead per run')
     .option('--runs <n>', 'runs in the sweep', ctx.intArg('--runs'), 1000)

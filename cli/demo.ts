@@ -24,6 +24,7 @@ export async function runDemo(opts: {
   json: boolean;
   log: (m: string) => void;
   out: (v: unknown) => void;
+  checkpointStore: string;
 }): Promise<DemoSummary> {
   const spec = readSweepFile(opts.file);
   const home = sparsityHome();
@@ -32,7 +33,7 @@ export async function runDemo(opts: {
   }
   const stack = await startStack({ home, log: opts.log });
   writeEmbeddedEndpoints(stack.endpoints, home);
-  const workers = startLocalWorkers(stack.endpoints, { taskQueue: spec.taskQueue, slots: opts.workers });
+  const workers = startLocalWorkers(stack.endpoints, { taskQueue: spec.taskQueue, slots: opts.workers, checkpointStore: opts.checkpointStore });
   let client: Client | undefined;
   const db = connect(stack.endpoints.databaseUrl, { max: 2 });
   try {

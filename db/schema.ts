@@ -84,12 +84,28 @@ export interface LayerPointsTable {
   activation_ratio: number;
 }
 
+/** One row per run: a pointer to the run's latest committed checkpoint blob in a checkpoint store. */
 export interface CheckpointsTable {
   run_id: string;
   step: number;
-  data: Buffer;
+  /** Where the blob lives: file:///…, s3://bucket/…, or postgres:<key> (rows of checkpoint_blobs). */
+  uri: string;
+  /** Lower-case hex SHA-256 of the blob, verified on every restore. */
+  sha256: string;
+  /** Blob size in bytes (bigint column, read as a number). */
   bytes: number;
+  /** Checkpoint byte format (1 = SPCK0001). */
+  format_version: number;
+  /** The tfjs backend that wrote it. */
   backend: string;
+  created_at: Generated<Date>;
+}
+
+/** Blobs of the postgres checkpoint store, in chunks of at most 16 MiB. */
+export interface CheckpointBlobsTable {
+  blob_key: string;
+  seq: number;
+  data: Buffer;
   created_at: Generated<Date>;
 }
 
@@ -179,6 +195,7 @@ export interface Database {
   metric_points: MetricPointsTable;
   layer_points: LayerPointsTable;
   checkpoints: CheckpointsTable;
+  checkpoint_blobs: CheckpointBlobsTable;
   fits: FitsTable;
   run_overview: RunOverviewView;
   activation_curves: ActivationCurvesView;

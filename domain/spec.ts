@@ -120,6 +120,8 @@ export interface SweepSpec {
   continueAsNewEvery?: number;
   /** A training slot silent for this long is presumed dead; its segment is retried elsewhere. */
   heartbeatTimeoutSeconds: number;
+  /** Where this sweep's checkpoints go (`postgres`, `file:///shared/path`, `s3://bucket/prefix`); absent = each worker's default. */
+  checkpointStore?: string;
   base: Omit<RunConfig, 'seed' | 'pruning'>;
   grid: {
     activation: Activation[];

@@ -65,6 +65,10 @@ const sweepSchema = z.strictObject({
   heartbeatTimeout: z.number().positive().default(SWEEP_DEFAULTS.heartbeatTimeoutSeconds),
   maxRuns: posInt.default(SWEEP_DEFAULTS.maxRuns),
   continueAsNewEvery: posInt.default(SWEEP_DEFAULTS.continueAsNewEvery),
+  checkpointStore: z
+    .string()
+    .regex(/^(postgres|file:\/\/\/\S+|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/\S*)?)$/, 'expected postgres, file:///absolute/path or s3://bucket/prefix')
+    .optional(),
   // prefault: an omitted section is parsed as {}, so its own defaults apply.
   model: modelSchema.prefault({}),
   data: z
@@ -191,6 +195,7 @@ export function validateSweep(raw: unknown, source = '<input>', overrides: { nam
     segmentSteps: f.segmentSteps,
     heartbeatTimeoutSeconds: f.heartbeatTimeout,
     continueAsNewEvery: f.continueAsNewEvery,
+    ...(f.checkpointStore ? { checkpointStore: f.checkpointStore } : {}),
     base: {
       model:
         family === 'mlp'

@@ -1,5 +1,6 @@
 // The contract between the orchestration (activities/runSegment.ts) and the training engine.
 import type { ParamCounts } from '../domain/sizing';
+import type { CheckpointContents } from './checkpoint';
 import type { RunConfig } from '../domain/spec';
 
 export type { ParamCounts };
@@ -71,5 +72,7 @@ export interface Trainer {
   evaluate(): Promise<EvalResult>;
   /** Everything needed to resume bit-exactly: parameters, optimiser state, masks, step, counters. */
   checkpoint(): Promise<Uint8Array>;
+  /** The same state as live tensors, for streaming it out (engine/checkpointStream.ts) without a whole-checkpoint buffer; valid until the next step. */
+  checkpointContents(): CheckpointContents;
   dispose(): void;
 }

@@ -21,6 +21,8 @@ export interface RunInput {
   heartbeatTimeoutSeconds: number;
   /** Task queue of the training slots (one activity at a time per slot). */
   trainQueue: string;
+  /** The sweep's checkpoint store, when its file names one (else each worker's default). */
+  checkpointStore?: string;
 }
 
 export type RunOutcome = { status: 'completed'; finalValLoss: number } | { status: 'failed' | 'cancelled'; reason: string };
@@ -49,7 +51,12 @@ export async function RunWorkflow(input: RunInput): Promise<RunOutcome> {
     step = (await book.startRun({ runId: input.runId })).stepsDone;
     while (step < steps) {
       const target = segmentEnd(step, input.segmentSteps, input.config);
-      const segment = await train.trainSegment({ runId: input.runId, config: input.config, toStep: target });
+      const segment = await train.trainSegment({
+        runId: input.runId,
+        config: input.config,
+        toStep: target,
+        ...(input.checkpointStore ? { checkpointStore: input.checkpointStore } : {}),
+      });
       step = segment.step;
       if (segment.diverged) {
         await book.finishRun({ runId: input.runId, status: 'failed', error: segment.diverged });

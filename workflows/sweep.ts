@@ -11,6 +11,7 @@ import {
   setHandler,
   startChild,
   ParentClosePolicy,
+  patched,
 } from '@temporalio/workflow';
 import type { SweepActivities } from '../activities';
 import { gridSize, runAt, runIdOf } from '../domain/grid';
@@ -106,6 +107,7 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepProgress> {
             segmentSteps: spec.segmentSteps,
             heartbeatTimeoutSeconds: spec.heartbeatTimeoutSeconds,
             trainQueue: trainQueueOf(spec.taskQueue),
+            ...(spec.checkpointStore ? { checkpointStore: spec.checkpointStore } : {}),
           },
         ],
       });
@@ -155,6 +157,13 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepProgress> {
       // The runs are stored whatever happens here; `sparsity fit` can redo this later.
       if (isCancellation(err)) throw err;
       fitNote = `; fitting failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    // Blobs no committed checkpoint points to (a worker died between upload and commit) go now,
+    // past their grace period. Histories recorded before this step existed replay without it.
+    if (patched('checkpoint-gc-at-sweep-end')) {
+      await analysis.collectCheckpointGarbage({ sweepId }).catch((err: unknown) => {
+        if (isCancellation(err)) throw err;
+      });
     }
     await book.setSweepStatus({
       sweepId,
