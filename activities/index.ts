@@ -3,6 +3,7 @@ import type { Db } from '../db/connect';
 import { createBookkeeping } from './bookkeeping';
 import { createTrainSegment } from './trainSegment';
 import { createFitSweep } from './fitSweep';
+import { createLadderActivities } from './ladder';
 import type { BackendName, EnginePaths } from '../engine/types';
 
 export interface ActivityDeps {
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createBookkeeping(deps.db),
     trainSegment: createTrainSegment(deps),
     fitSweep: createFitSweep(deps.db),
+    ...createLadderActivities(deps.db),
   };
 }
 

@@ -6,6 +6,7 @@ import { commitEvalPoint } from '../db/points';
 import { countAttempt, loadTrainingState, recordModel } from '../db/runs';
 import { hashJson } from '../domain/hash';
 import { isEvalStep } from '../domain/segments';
+import type { BranchPoint } from '../domain/ladder';
 import type { RunConfig } from '../domain/spec';
 import { createTrainer, initBackend } from '../engine';
 import type { Trainer } from '../engine/types';
@@ -16,6 +17,8 @@ export interface SegmentInput {
   config: RunConfig;
   /** Train until this step (an eval point), then return. */
   toStep: number;
+  /** A ladder's trunk: eval points whose checkpoint shorter budgets branch from (domain/ladder.ts). */
+  branchPoints?: BranchPoint[];
 }
 
 export interface SegmentResult {
@@ -46,6 +49,7 @@ export function createTrainSegment(deps: ActivityDeps) {
     const stored = state.checkpoint;
     if (stored && stored.step >= input.toStep) return { step: stored.step };
 
+    const branchAt = new Map((input.branchPoints ?? []).map((b) => [b.step, { branches: b.branches }]));
     await countAttempt(db, input.runId);
     ctx.heartbeat({ step: stored?.step ?? 0, phase: 'restoring' });
     let trainer: Trainer;
@@ -107,6 +111,7 @@ export function createTrainSegment(deps: ActivityDeps) {
             trainSeconds: seconds - result.measureSeconds,
             measureSeconds: result.measureSeconds,
             worker: deps.workerName,
+            branchCheckpoint: branchAt.get(result.step),
           });
           lossSum = 0;
           lossCount = 0;

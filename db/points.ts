@@ -4,6 +4,7 @@
 import { sql } from 'kysely';
 import type { LayerMetric, MetricSummary } from '../engine/types';
 import type { Db } from './connect';
+import { storeBranchCheckpoint } from './ladders';
 
 export interface EvalPoint {
   runId: string;
@@ -26,6 +27,8 @@ export interface EvalPoint {
   trainSeconds: number;
   measureSeconds: number;
   worker: string;
+  /** A trunk's branch point (domain/ladder.ts): also keep this checkpoint for that many branching runs. */
+  branchCheckpoint?: { branches: number };
 }
 
 export async function commitEvalPoint(db: Db, p: EvalPoint): Promise<void> {
@@ -84,10 +87,13 @@ export async function commitEvalPoint(db: Db, p: EvalPoint): Promise<void> {
         )
         .execute();
     }
-    const run = await tx.selectFrom('runs').select('status').where('id', '=', p.runId).executeTakeFirst();
-    if (run?.status === 'completed') return; // finished elsewhere: no orphaned checkpoint
     const data = Buffer.from(p.checkpoint.data.buffer, p.checkpoint.data.byteOffset, p.checkpoint.data.byteLength);
     const backend = p.checkpoint.backend;
+    if (p.branchCheckpoint) {
+      await storeBranchCheckpoint(tx, { trunkRunId: p.runId, step, data, backend, branches: p.branchCheckpoint.branches });
+    }
+    const run = await tx.selectFrom('runs').select('status').where('id', '=', p.runId).executeTakeFirst();
+    if (run?.status === 'completed') return; // finished elsewhere: no orphaned checkpoint
     await tx
       .insertInto('checkpoints')
       .values({ run_id: p.runId, step, data, bytes: data.byteLength, backend })

@@ -103,6 +103,9 @@ export interface RunDetail {
   backend: string | null;
   worker: string | null;
   error: string | null;
+  /** Token-budget ladder: the trunk this run branched from and the step (its points up to it are the trunk's). */
+  branchOf: string | null;
+  branchStep: number | null;
 }
 
 export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> {
@@ -129,6 +132,8 @@ export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> 
       'runs.backend',
       'runs.worker',
       'runs.error',
+      'runs.branch_of',
+      'runs.branch_step',
       'last.activation_ratio',
     ])
     .where('runs.sweep_id', '=', sweepId)
@@ -146,5 +151,7 @@ export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> 
     backend: r.backend,
     worker: r.worker,
     error: r.error,
+    branchOf: r.branch_of,
+    branchStep: r.branch_step,
   }));
 }

@@ -50,6 +50,9 @@ export interface RunsTable {
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
   updated_at: Generated<Date>;
+  /** Token-budget ladder: the trunk run whose points up to `branch_step` this run copied, and whose state it trained on from. */
+  branch_of: ColumnType<string | null, string | null | undefined, string | null>;
+  branch_step: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface RunPointsTable {
@@ -90,6 +93,17 @@ export interface CheckpointsTable {
   data: Buffer;
   bytes: number;
   backend: string;
+  created_at: Generated<Date>;
+}
+
+/** A trunk run's state at a step where shorter budgets branch (kept until each of them took it). */
+export interface BranchCheckpointsTable {
+  trunk_run_id: string;
+  step: number;
+  data: Buffer;
+  bytes: number;
+  backend: string;
+  remaining: number;
   created_at: Generated<Date>;
 }
 
@@ -179,6 +193,7 @@ export interface Database {
   metric_points: MetricPointsTable;
   layer_points: LayerPointsTable;
   checkpoints: CheckpointsTable;
+  branch_checkpoints: BranchCheckpointsTable;
   fits: FitsTable;
   run_overview: RunOverviewView;
   activation_curves: ActivationCurvesView;

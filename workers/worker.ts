@@ -77,6 +77,7 @@ export function runOrchestrationWorker(opts: WorkerOptions, signal: AbortSignal)
         finishRun: activities.finishRun,
         setSweepStatus: activities.setSweepStatus,
         fitSweep: activities.fitSweep,
+        branchFromTrunk: activities.branchFromTrunk,
       },
       maxConcurrentActivityTaskExecutions: 16,
       maxCachedWorkflows: 500,

@@ -14,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { SweepActivities } from '../activities';
 import { gridSize, runAt, runIdOf } from '../domain/grid';
+import { ladderInputAt } from '../domain/ladder';
 import { RunWorkflow, type RunOutcome } from './run';
 import { SA_ACTIVATION, SA_DMODEL, SA_PRUNING, SA_SEED, SA_SWEEP, SA_WIDTH_DEPTH } from './searchAttributes';
 import { SWEEP_DEFAULTS } from '../domain/defaults';
@@ -106,6 +107,7 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepProgress> {
             segmentSteps: spec.segmentSteps,
             heartbeatTimeoutSeconds: spec.heartbeatTimeoutSeconds,
             trainQueue: trainQueueOf(spec.taskQueue),
+            ...ladderInputAt(spec, sweepId, index),
           },
         ],
       });
