@@ -18,7 +18,7 @@ export type BranchOutcome =
   | { branched: false; reason: string };
 
 /** How long one attempt polls before handing back to Temporal's retry (which then backs off). */
-const POLL_MS = 20_000;
+const POLL_MS = 30_000;
 
 export function createLadderActivities(db: Db) {
   return {
@@ -40,7 +40,7 @@ export function createLadderActivities(db: Db) {
             'BranchPointNotReady',
           );
         }
-        await ctx.sleep(500);
+        await ctx.sleep(1000);
       }
     },
   };

@@ -43,7 +43,7 @@ const ladder = proxyActivities<SweepActivities>({
   startToCloseTimeout: '1 minute',
   heartbeatTimeout: '30 seconds',
   scheduleToCloseTimeout: '30 days',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
 });
 
 export async function RunWorkflow(input: RunInput): Promise<RunOutcome> {
