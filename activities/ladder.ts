@@ -1,6 +1,7 @@
 // Token-budget ladders (domain/ladder.ts): a branched run waits for its trunk's branch point and
 // takes the trunk's points and state there (queries in db/ladders.ts).
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailureCategory } from '@temporalio/common';
 import type { Db } from '../db/connect';
 import { adoptBranchPoint } from '../db/ladders';
 
@@ -17,31 +18,22 @@ export type BranchOutcome =
   /** The trunk will never reach the branch point: the run trains from scratch (same numbers, more steps). */
   | { branched: false; reason: string };
 
-/** How long one attempt polls before handing back to Temporal's retry (which then backs off). */
-const POLL_MS = 30_000;
-
 export function createLadderActivities(db: Db) {
   return {
     /**
-     * Branches a run from its trunk once the trunk has committed the branch point. Until then it
-     * fails with the retryable `BranchPointNotReady`, so the wait costs no workflow history.
+     * Branches a run from its trunk once the trunk has committed the branch point. Until then each
+     * attempt fails at once with the retryable, benign `BranchPointNotReady`: Temporal's retries
+     * are the wait, so it holds no worker slot and adds nothing to the workflow history.
      */
     async branchFromTrunk(input: BranchInput): Promise<BranchOutcome> {
-      const ctx = Context.current();
-      const deadline = Date.now() + POLL_MS;
-      for (;;) {
-        const r = await adoptBranchPoint(db, { runId: input.runId, trunkRunId: input.trunkRunId, step: input.fromStep });
-        if (r.status === 'adopted') return { branched: true, stepsDone: r.stepsDone };
-        if (r.status === 'unavailable') return { branched: false, reason: r.reason };
-        ctx.heartbeat({ trunkStep: r.trunkStep });
-        if (Date.now() >= deadline) {
-          throw ApplicationFailure.retryable(
-            `trunk ${input.trunkRunId} is at step ${r.trunkStep}, branch point ${input.fromStep} not committed yet`,
-            'BranchPointNotReady',
-          );
-        }
-        await ctx.sleep(1000);
-      }
+      const r = await adoptBranchPoint(db, { runId: input.runId, trunkRunId: input.trunkRunId, step: input.fromStep });
+      if (r.status === 'adopted') return { branched: true, stepsDone: r.stepsDone };
+      if (r.status === 'unavailable') return { branched: false, reason: r.reason };
+      throw ApplicationFailure.create({
+        message: `trunk ${input.trunkRunId} is at step ${r.trunkStep}; branch point ${input.fromStep} not committed yet`,
+        type: 'BranchPointNotReady',
+        category: ApplicationFailureCategory.BENIGN,
+      });
     },
   };
 }

@@ -65,11 +65,13 @@ function cannotBranch(run: RunConfig, trunk: RunConfig): string | null {
  * `steps`; its trunk is the longest (the first listed on a tie).
  */
 export function ladderRoleAt(spec: SweepSpec, index: number): LadderRole {
-  const run = runAt(spec, index).config;
+  // Sweep-level conditions first: they settle most sweeps without expanding a single run.
+  const optim = spec.base.optim;
   if (spec.ladder === false) return { role: 'single', reason: 'ladders are off (ladder: false)' };
   if (new Set(spec.grid.steps).size < 2) return { role: 'single', reason: 'the sweep has one token budget' };
-  if (run.optim.schedule !== 'wsd') return { role: 'single', reason: `schedule ${run.optim.schedule} changes with the run's length (ladders need wsd)` };
-  if (run.optim.warmupSteps === undefined) return { role: 'single', reason: 'warmup is a fraction of the run (ladders need optim.warmupSteps)' };
+  if (optim.schedule !== 'wsd') return { role: 'single', reason: `schedule ${optim.schedule} changes with the run's length (ladders need wsd)` };
+  if (optim.warmupSteps === undefined) return { role: 'single', reason: 'warmup is a fraction of the run (ladders need optim.warmupSteps)' };
+  const run = runAt(spec, index).config;
   if (run.pruning.schedule !== 'none') return { role: 'single', reason: `pruning (${run.pruning.schedule}) starts and ends at fractions of the run` };
 
   const group = alongAxis(spec, index, 'steps').map((i) => ({ index: i, config: i === index ? run : runAt(spec, i).config }));

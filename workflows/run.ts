@@ -37,13 +37,12 @@ const book = proxyActivities<SweepActivities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 30 },
 });
 
-// Waiting for a trunk can take as long as the trunk trains; each attempt polls briefly, and the
-// retries between attempts add nothing to the history.
+// Waiting for a trunk lasts as long as the trunk trains up to the branch point: each attempt checks
+// once, and the retries between attempts (at most 10 s apart) add nothing to the history.
 const ladder = proxyActivities<SweepActivities>({
   startToCloseTimeout: '1 minute',
-  heartbeatTimeout: '30 seconds',
   scheduleToCloseTimeout: '30 days',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
+  retry: { initialInterval: '1s', backoffCoefficient: 1.5, maximumInterval: '10s' },
 });
 
 export async function RunWorkflow(input: RunInput): Promise<RunOutcome> {

@@ -125,6 +125,30 @@ describe('token-budget ladders (real Temporal + Postgres)', { timeout: 600_000 }
     assert.match(text.stdout, /r0000@45/);
   });
 
+  it('trains a branch from scratch when its trunk fails before the branch point', async () => {
+    // A queue no worker serves yet: break the trunk's stored key so it refuses to train, then start workers.
+    const late = `${queue}-late`;
+    const spec = { ...ladderSweep('orphan', late, true), grid: { ...laddered.grid, steps: [80, 40] } };
+    const { sweepId } = await submitSweep(stack.db, stack.client, spec);
+    const [trunk, branch] = await runsOf(sweepId);
+    assert.equal(trunk.steps_total, 80);
+    await stack.db.updateTable('runs').set({ run_key: 'not-this-config' }).where('id', '=', trunk.id).execute();
+    const lateWorkers = startLocalWorkers(stack.endpoints, { taskQueue: late, slots: 1 });
+    try {
+      const final = await waitForSweep(stack.db, stack.client, sweepId);
+      assert.deepEqual(final.runsDetail.map((r) => r.status), ['failed', 'completed']);
+    } finally {
+      await lateWorkers.stop();
+    }
+    const after = (await runsOf(sweepId))[1];
+    assert.equal(after.branch_of, null, 'not branched');
+    assert.equal(after.steps_done, 40);
+    const twin = (await runsOf(scratchId)).find((r) => r.run_key === branch.run_key)!;
+    const points = (id: string) => stack.db.selectFrom('run_points').select(['step', 'train_loss', 'val_loss', 'lr']).where('run_id', '=', id).orderBy('step').execute();
+    assert.deepStrictEqual(await points(after.id), await points(twin.id));
+    assert.deepEqual((await sweepStatus(stack.db, undefined, sweepId)).compute, { branchedRuns: 0, stepsTrained: 40, stepsFromScratch: 40 });
+  });
+
   it('leaves no checkpoint behind', async () => {
     assert.equal((await stack.db.selectFrom('branch_checkpoints').select('step').execute()).length, 0);
     assert.equal((await stack.db.selectFrom('checkpoints').select('run_id').execute()).length, 0);
