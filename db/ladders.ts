@@ -29,7 +29,7 @@ export async function storeBranchCheckpoint(
 }
 
 export type AdoptResult =
-  /** The run now holds the trunk's points up to `stepsDone` and its checkpoint there (or already did). */
+  /** The run now holds the trunk's points up to `stepsDone` and its checkpoint there (or already did, or is completed). */
   | { status: 'adopted'; stepsDone: number }
   /** The trunk has not committed the branch point yet. */
   | { status: 'waiting'; trunkStep: number }
@@ -44,8 +44,10 @@ export type AdoptResult =
  */
 export async function adoptBranchPoint(db: Db, a: { runId: string; trunkRunId: string; step: number }): Promise<AdoptResult> {
   return db.transaction().execute(async (tx): Promise<AdoptResult> => {
-    const run = await tx.selectFrom('runs').select(['status']).where('id', '=', a.runId).forUpdate().executeTakeFirst();
+    const run = await tx.selectFrom('runs').select(['status', 'steps_done']).where('id', '=', a.runId).forUpdate().executeTakeFirst();
     if (!run) return { status: 'unavailable', reason: `run ${a.runId} is not in the database` };
+    // A completed run keeps what it stored, whatever arrives later.
+    if (run.status === 'completed') return { status: 'adopted', stepsDone: run.steps_done };
     const own = await tx.selectFrom('checkpoints').select('step').where('run_id', '=', a.runId).executeTakeFirst();
     if (own) return { status: 'adopted', stepsDone: own.step };
     const ck = await tx

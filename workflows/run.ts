@@ -7,6 +7,7 @@ import {
   proxyActivities,
   setHandler,
   defineQuery,
+  log,
 } from '@temporalio/workflow';
 import type { SweepActivities } from '../activities';
 import { segmentEnd } from '../domain/segments';
@@ -64,6 +65,7 @@ export async function RunWorkflow(input: RunInput): Promise<RunOutcome> {
       // Only branched runs take this path, so histories of runs without a ladder replay unchanged.
       const b = await ladder.branchFromTrunk({ runId: input.runId, ...input.branch });
       if (b.branched) step = b.stepsDone;
+      else log.warn(`${input.runId} trains from scratch: ${b.reason}`);
     }
     const branchPoints = input.branchPoints ? { branchPoints: input.branchPoints } : {};
     while (step < steps) {
