@@ -4,6 +4,7 @@ import { createBookkeeping } from './bookkeeping';
 import { createTrainSegment } from './trainSegment';
 import { createCollectCheckpointGarbage } from './collectGarbage';
 import { createFitSweep } from './fitSweep';
+import { createLadderActivities } from './ladder';
 import type { BackendName, EnginePaths } from '../engine/types';
 import type { StoreRegistry } from '../stores';
 
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     trainSegment: createTrainSegment(deps),
     fitSweep: createFitSweep(deps.db),
     collectCheckpointGarbage: createCollectCheckpointGarbage(deps.db, deps.stores, deps.checkpointStore),
+    ...createLadderActivities(deps.db),
   };
 }
 

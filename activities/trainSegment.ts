@@ -7,6 +7,7 @@ import { commitEvalPoint } from '../db/points';
 import { countAttempt, loadTrainingState, recordModel, type CheckpointPointer } from '../db/runs';
 import { hashJson } from '../domain/hash';
 import { isEvalStep } from '../domain/segments';
+import type { BranchPoint } from '../domain/ladder';
 import type { RunConfig } from '../domain/spec';
 import { createTrainer, initBackend } from '../engine';
 import type { CheckpointContents } from '../engine/checkpoint';
@@ -22,6 +23,8 @@ export interface SegmentInput {
   toStep: number;
   /** The sweep's checkpoint store (`checkpointStore:` in the sweep file); absent = the worker's default. */
   checkpointStore?: string;
+  /** A ladder's trunk: eval points whose checkpoint shorter budgets branch from (domain/ladder.ts). */
+  branchPoints?: BranchPoint[];
 }
 
 export interface SegmentResult {
@@ -52,6 +55,7 @@ export function createTrainSegment(deps: ActivityDeps) {
     const stored = state.checkpoint;
     if (stored && stored.step >= input.toStep) return { step: stored.step };
 
+    const branchAt = new Map((input.branchPoints ?? []).map((b) => [b.step, { branches: b.branches }]));
     await countAttempt(db, input.runId);
     ctx.heartbeat({ step: stored?.step ?? 0, phase: 'restoring' });
     const store = deps.stores.open(input.checkpointStore ?? deps.checkpointStore);
@@ -117,6 +121,7 @@ export function createTrainSegment(deps: ActivityDeps) {
             trainSeconds: seconds - result.measureSeconds,
             measureSeconds: result.measureSeconds,
             worker: deps.workerName,
+            branchCheckpoint: branchAt.get(result.step),
           });
           // After the commit, the blob nobody points to goes; if this fails, `sparsity gc` collects it.
           if (outcome.unreferenced) await deps.stores.forBlob(outcome.unreferenced).delete(outcome.unreferenced).catch(() => undefined);

@@ -222,6 +222,7 @@ Examples:
               sweepId: s.sweepId,
               status: s.status,
               runs: s.runs,
+              compute: s.compute,
               runsDetail: s.runsDetail.map((r) => ({ runId: r.runId, label: r.label, status: r.status, progress: r.progress })),
             });
           } else printStatus(s, out);

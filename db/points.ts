@@ -4,6 +4,7 @@
 import { sql } from 'kysely';
 import type { LayerMetric, MetricSummary } from '../engine/types';
 import type { Db } from './connect';
+import { blobReferenced, storeBranchCheckpoint } from './ladders';
 
 export interface EvalPoint {
   runId: string;
@@ -27,6 +28,8 @@ export interface EvalPoint {
   trainSeconds: number;
   measureSeconds: number;
   worker: string;
+  /** A trunk's branch point (domain/ladder.ts): also keep this checkpoint for that many branching runs. */
+  branchCheckpoint?: { branches: number };
 }
 
 /**
@@ -95,11 +98,15 @@ export async function commitEvalPoint(db: Db, p: EvalPoint): Promise<CommitOutco
         )
         .execute();
     }
-    const run = await tx.selectFrom('runs').select('status').where('id', '=', p.runId).executeTakeFirst();
-    if (run?.status === 'completed') return { committed: false, unreferenced: p.checkpoint.uri }; // finished elsewhere
-    const prev = await tx.selectFrom('checkpoints').select('uri').where('run_id', '=', p.runId).forUpdate().executeTakeFirst();
     const c = p.checkpoint;
     const pointer = { uri: c.uri, sha256: c.sha256, bytes: c.bytes, format_version: c.formatVersion, backend: c.backend };
+    if (p.branchCheckpoint) {
+      await storeBranchCheckpoint(tx, { trunkRunId: p.runId, step, pointer, branches: p.branchCheckpoint.branches });
+    }
+    const run = await tx.selectFrom('runs').select('status').where('id', '=', p.runId).executeTakeFirst();
+    const unlessShared = async (uri: string) => ((await blobReferenced(tx, uri)) ? null : uri);
+    if (run?.status === 'completed') return { committed: false, unreferenced: await unlessShared(c.uri) }; // finished elsewhere
+    const prev = await tx.selectFrom('checkpoints').select('uri').where('run_id', '=', p.runId).forUpdate().executeTakeFirst();
     const written = await tx
       .insertInto('checkpoints')
       .values({ run_id: p.runId, step, ...pointer })
@@ -130,7 +137,7 @@ export async function commitEvalPoint(db: Db, p: EvalPoint): Promise<CommitOutco
       .where('steps_done', '<=', step)
       .where('status', '!=', 'completed')
       .execute();
-    if (!written) return { committed: false, unreferenced: c.uri };
-    return { committed: true, unreferenced: prev && prev.uri !== c.uri ? prev.uri : null };
+    if (!written) return { committed: false, unreferenced: await unlessShared(c.uri) };
+    return { committed: true, unreferenced: prev && prev.uri !== c.uri ? await unlessShared(prev.uri) : null };
   });
 }

@@ -2,6 +2,7 @@
 // bookkeeping activities read and write, and the per-run view the CLI shows.
 import { sql } from 'kysely';
 import type { Db } from './connect';
+import { blobReferenced } from './ladders';
 import type { RunStatus } from './schema';
 
 /** The pointer row of a run's last committed checkpoint: the blob lives in a checkpoint store (stores/). */
@@ -96,21 +97,19 @@ export async function markRunFinished(
   if (status === 'completed') {
     // Checkpoints serve resumption only; failed and cancelled runs keep theirs so they can be resumed.
     const ck = await db.deleteFrom('checkpoints').where('run_id', '=', runId).returning('uri').executeTakeFirst();
-    releasedBlob = ck?.uri ?? null;
+    // A trunk's blob may still be a branch point that a shorter budget has not taken yet.
+    releasedBlob = ck && !(await blobReferenced(db, ck.uri)) ? ck.uri : null;
   }
   if (row) return { finalValLoss: row.final_val_loss, releasedBlob };
   const done = await db.selectFrom('runs').select('final_val_loss').where('id', '=', runId).executeTakeFirst();
   return { finalValLoss: done?.final_val_loss ?? null, releasedBlob };
 }
 
-/** Whether any committed checkpoint row points to `uri` (garbage collection asks before deleting). */
-export async function checkpointReferenced(db: Db, uri: string): Promise<boolean> {
-  return (await db.selectFrom('checkpoints').select('run_id').where('uri', '=', uri).executeTakeFirst()) !== undefined;
-}
-
-/** The distinct checkpoint stores committed rows point into (by URI prefix up to the run directory). */
+/** Every blob URI a committed row names (run checkpoints and ladder branch points). */
 export async function checkpointUris(db: Db): Promise<string[]> {
-  return (await db.selectFrom('checkpoints').select('uri').execute()).map((r) => r.uri);
+  const own = await db.selectFrom('checkpoints').select('uri').execute();
+  const branch = await db.selectFrom('branch_checkpoints').select('uri').execute();
+  return [...own, ...branch].map((r) => r.uri);
 }
 
 /** One row per run of a sweep, with its last stored activation ratio, in run order. */
@@ -126,6 +125,9 @@ export interface RunDetail {
   backend: string | null;
   worker: string | null;
   error: string | null;
+  /** Token-budget ladder: the trunk this run branched from and the step (its points up to it are the trunk's). */
+  branchOf: string | null;
+  branchStep: number | null;
 }
 
 export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> {
@@ -152,6 +154,8 @@ export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> 
       'runs.backend',
       'runs.worker',
       'runs.error',
+      'runs.branch_of',
+      'runs.branch_step',
       'last.activation_ratio',
     ])
     .where('runs.sweep_id', '=', sweepId)
@@ -169,5 +173,7 @@ export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> 
     backend: r.backend,
     worker: r.worker,
     error: r.error,
+    branchOf: r.branch_of,
+    branchStep: r.branch_step,
   }));
 }

@@ -50,6 +50,9 @@ export interface RunsTable {
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
   updated_at: Generated<Date>;
+  /** Token-budget ladder: the trunk run whose points up to `branch_step` this run copied, and whose state it trained on from. */
+  branch_of: ColumnType<string | null, string | null | undefined, string | null>;
+  branch_step: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface RunPointsTable {
@@ -106,6 +109,19 @@ export interface CheckpointBlobsTable {
   blob_key: string;
   seq: number;
   data: Buffer;
+  created_at: Generated<Date>;
+}
+
+/** A trunk run's checkpoint (a pointer to its blob) at a step where shorter budgets branch, kept until each of them took it. */
+export interface BranchCheckpointsTable {
+  trunk_run_id: string;
+  step: number;
+  uri: string;
+  sha256: string;
+  bytes: Count;
+  format_version: number;
+  backend: string;
+  remaining: number;
   created_at: Generated<Date>;
 }
 
@@ -196,6 +212,7 @@ export interface Database {
   layer_points: LayerPointsTable;
   checkpoints: CheckpointsTable;
   checkpoint_blobs: CheckpointBlobsTable;
+  branch_checkpoints: BranchCheckpointsTable;
   fits: FitsTable;
   run_overview: RunOverviewView;
   activation_curves: ActivationCurvesView;

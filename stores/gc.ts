@@ -8,7 +8,7 @@
 // slowest put + commit. Names are unique per put, so a late retry never recreates a name gc is
 // deleting.
 import type { Db } from '../db/connect';
-import { checkpointReferenced } from '../db/runs';
+import { blobReferenced } from '../db/ladders';
 import { S3Store } from './s3';
 import type { CheckpointStore } from './types';
 
@@ -37,7 +37,7 @@ export async function gcStore(db: Db, store: CheckpointStore, opts: { graceMs?: 
   const result: GcResult = { store: store.uri, examined: 0, deleted: 0, live: 0, freedBytes: 0, abortedUploads: 0 };
   for await (const blob of store.list({ olderThanMs: graceMs })) {
     result.examined++;
-    if (await checkpointReferenced(db, blob.uri)) {
+    if (await blobReferenced(db, blob.uri)) {
       result.live++;
       continue;
     }

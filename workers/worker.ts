@@ -85,6 +85,7 @@ export function runOrchestrationWorker(opts: WorkerOptions, signal: AbortSignal)
         setSweepStatus: activities.setSweepStatus,
         fitSweep: activities.fitSweep,
         collectCheckpointGarbage: activities.collectCheckpointGarbage,
+        branchFromTrunk: activities.branchFromTrunk,
       },
       maxConcurrentActivityTaskExecutions: 16,
       maxCachedWorkflows: 500,

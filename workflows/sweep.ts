@@ -15,6 +15,7 @@ import {
 } from '@temporalio/workflow';
 import type { SweepActivities } from '../activities';
 import { gridSize, runAt, runIdOf } from '../domain/grid';
+import { ladderInputAt } from '../domain/ladder';
 import { RunWorkflow, type RunOutcome } from './run';
 import { SA_ACTIVATION, SA_DMODEL, SA_PRUNING, SA_SEED, SA_SWEEP, SA_WIDTH_DEPTH } from './searchAttributes';
 import { SWEEP_DEFAULTS } from '../domain/defaults';
@@ -108,6 +109,7 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepProgress> {
             heartbeatTimeoutSeconds: spec.heartbeatTimeoutSeconds,
             trainQueue: trainQueueOf(spec.taskQueue),
             ...(spec.checkpointStore ? { checkpointStore: spec.checkpointStore } : {}),
+            ...ladderInputAt(spec, sweepId, index),
           },
         ],
       });
