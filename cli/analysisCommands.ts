@@ -9,6 +9,7 @@ import { createFitSweep, loadSweepData, storeFits } from '../activities/fitSweep
 import { fitSweepData, reportInput } from '../analysis/sweepFits';
 import { LAW_NAMES, fitPointsFromFile, fitResultJson, renderReport } from '../analysis';
 import { requireSweep } from './sweeps';
+import { prepareNativeBackend } from '../stack/nativeBackend';
 import { UsageError } from './sweepFile';
 import { BACKENDS } from './options';
 import type { BackendName } from '../activities/train/types';
@@ -123,6 +124,7 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .option('--json', 'one line of JSON on stdout')
     .action(async (o: { steps: number; threads: number; torch: boolean; backend?: BackendName; json?: boolean }) => {
       const { benchTrain } = await import('../bench/train');
+      await prepareNativeBackend({ flag: o.backend });
       const r = await benchTrain({ steps: o.steps, threads: o.threads, torch: o.torch, json: o.json, backend: o.backend });
       ctx.out(o.json ? r : JSON.stringify(r, null, 2));
     });

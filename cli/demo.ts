@@ -4,6 +4,7 @@ import { connect, type Db } from '../db/connect';
 import { connectClient } from '../workers/connections';
 import { readEmbeddedEndpoints, removeEmbeddedEndpoints, writeEmbeddedEndpoints } from './endpoints';
 import { sparsityHome } from './paths';
+import { prepareNativeBackend } from '../stack/nativeBackend';
 import { startLocalWorkers, startStack } from './stack';
 import { readSweepFile, UsageError } from './sweepFile';
 import { submitSweep, waitForSweep } from './sweeps';
@@ -36,6 +37,7 @@ export async function runDemo(opts: {
   if (readEmbeddedEndpoints(home)) {
     throw new UsageError(`a sparsity dev stack is running for ${home}: stop it, or use \`sparsity submit ${opts.file} --wait\``);
   }
+  await prepareNativeBackend();
   const stack = await startStack({ home, log: opts.log });
   writeEmbeddedEndpoints(stack.endpoints, home);
   const workers = startLocalWorkers(stack.endpoints, { taskQueue: spec.taskQueue, slots: opts.workers });

@@ -114,8 +114,8 @@ export function missingPrerequisite(env: NodeJS.ProcessEnv = process.env): strin
   if (!onPath('g++', env)) return `no C++ compiler (g++) found; install g++ and make (e.g. apt-get install g++ make), ${fix}`;
   if (!onPath('make', env)) return `no make found; install make (e.g. apt-get install make), ${fix}`;
   const nodeHeaders = path.join(path.dirname(path.dirname(process.execPath)), 'include', 'node', 'node_api.h');
-  const nodedir = spawnSync('npm', ['config', 'get', 'nodedir'], { env, encoding: 'utf8' }).stdout?.trim();
-  if (!existsSync(nodeHeaders) && !(nodedir && existsSync(path.join(nodedir, 'include', 'node', 'node_api.h')))) {
+  const nodedir = () => spawnSync('npm', ['config', 'get', 'nodedir'], { env, encoding: 'utf8' }).stdout?.trim();
+  if (!existsSync(nodeHeaders) && !existsSync(path.join(nodedir() ?? '', 'include', 'node', 'node_api.h'))) {
     return `no Node.js headers (include/node/node_api.h next to ${process.execPath}); install Node.js with its headers (e.g. the nodejs.org tarball), ${fix}`;
   }
   return null;
