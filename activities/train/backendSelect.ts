@@ -199,7 +199,8 @@ export function readInstallRecord(packageDir: string): NativeInstallRecord | nul
 export function probeTensorflowGpus(packageDir: string, env: NodeJS.ProcessEnv = process.env): ReturnType<typeof parseTfDeviceLog> & { error?: string } {
   const code = `const tf=require(${JSON.stringify(require.resolve('@tensorflow/tfjs-core'))});require(${JSON.stringify(packageDir)});` + `tf.setBackend('tensorflow').then(()=>{tf.matMul(tf.ones([2,2]),tf.ones([2,2])).dataSync();process.exit(0)})`;
   const r = spawnSync(process.execPath, ['-e', code], {
-    env: { ...env, TF_CPP_MIN_LOG_LEVEL: '0' },
+    // The VLOG modules that say which CUDA libraries opened, why cuInit failed, which GPUs were created.
+    env: { ...env, TF_CPP_MIN_LOG_LEVEL: '0', TF_CPP_VMODULE: 'dso_loader=1,cuda_driver=1,gpu_device=1' },
     encoding: 'utf8',
     timeout: 600_000,
   });
