@@ -242,6 +242,7 @@ function runInstallScript(plan: NativePlan, env: NodeJS.ProcessEnv, progress: (l
       LIBTF_DIR: plan.libDir,
       WHEEL_DIR: `${plan.libDir}.wheels`,
       CUDA_WHEELS: plan.wheels.slice(1).join(' '),
+      NPM_TREE_CACHE: path.join(path.dirname(plan.libDir), `npm-tfjs-node-${plan.variant}-${TFJS_NODE_VERSION}`),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -11,7 +11,9 @@ import test from 'node:test';
 import { assertOnGpu, BackendUnavailableError, describeDevice, requestedBackend, selectBackend } from '../../activities/train/backendSelect';
 import { parseTfDeviceLog, queryNvidiaSmi, tf32Enabled } from '../../activities/train/device';
 import { CUDA_CACHE_MAXSIZE, GpuSetupError, gpuSlotEnv, parseGpusFlag, planGpuInstall, TF_CUDA_BUILDS } from '../../stack/gpuPlan';
+import { prepareGpuSlots } from '../../stack/gpuSlots';
 import { acquireLock, ensureNativeBackend, missingPrerequisite, planNative } from '../../stack/nativeBackend';
+import { projectRoot } from '../../cli/paths';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'sparsity-native-'));
 
@@ -218,4 +220,26 @@ test('backend selection: a bad or unloadable explicit request is an error; the d
   assert.equal(device.kind, 'cpu');
   assert.equal(device.visibleDevices, '1');
   assert.match(device.tfjs, /^\d+\.\d+\.\d+$/);
+});
+
+test('worker --gpus: one slot per GPU once the GPU build is there; refusals otherwise', async () => {
+  const bin = fakeNvidiaSmi([0, 1, 2].map((i) => H200(i, '560.35.03')), '12.6');
+  const state = tmp();
+  const cache = tmp();
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, SPARSITY_NATIVE_CACHE: cache, SPARSITY_BACKEND: '' };
+  await assert.rejects(prepareGpuSlots('0,2', { stateDir: state, env: { ...env, SPARSITY_NATIVE_INSTALL: '0' } }), (e: Error) =>
+    e instanceof GpuSetupError && e.message === '--gpus 0,2: the GPU backend is not available: automatic install of the native TensorFlow backend is off (SPARSITY_NATIVE_INSTALL=0)');
+  await assert.rejects(prepareGpuSlots('0', { stateDir: state, env: { ...env, SPARSITY_BACKEND: 'wasm' } }), /only the tensorflow backend trains on GPUs/);
+  await assert.rejects(prepareGpuSlots('all', { stateDir: state, env: { ...env, PATH: tmp() } }), /nvidia-smi is not on PATH/);
+
+  // An install the plan accepts as done (its record and package.json), as ensureNativeBackend leaves it.
+  const plan = planNative({ variant: 'gpu', stateDir: state, cacheDir: cache, env });
+  mkdirSync(plan.packageDir, { recursive: true });
+  writeFileSync(path.join(plan.packageDir, 'package.json'), '{"name":"@tensorflow/tfjs-node-gpu","version":"4.22.0"}');
+  writeFileSync(path.join(plan.installDir, 'sparsity-native.json'), JSON.stringify({ variant: 'gpu', tensorflow: plan.tensorflow, tfjsNode: '4.22.0', cuda: plan.cuda, cudnn: plan.cudnn, projectRoot: projectRoot() }));
+  const slots = await prepareGpuSlots('0,2', { stateDir: state, env });
+  assert.deepEqual(slots.map((s) => [s.gpu, s.env.CUDA_VISIBLE_DEVICES, s.env.CUDA_CACHE_PATH]), [
+    [0, '0', path.join(state, 'cuda-cache')],
+    [2, '2', path.join(state, 'cuda-cache')],
+  ]);
 });
