@@ -180,7 +180,6 @@ exec 9>&-
 
 # ---------------------------------------------------------------- 2. tfjs-node, no install script
 if [ "$(node -p "try{require('$PKG/package.json').version}catch{''}")" != "$TFJS_NODE_VERSION" ]; then
-  log "npm install --ignore-scripts @tensorflow/$TFJS_PKG@$TFJS_NODE_VERSION into $DEST"
   [ -f "$DEST/package.json" ] || echo '{"name":"sparsity-tfjs-node-side-install","private":true}' > "$DEST/package.json"
   # NPM_TREE_CACHE: a pristine copy of this npm install on this machine (set by stack/
   # nativeBackend.ts); copying it takes seconds where npm takes ~25 s even from its own cache.
@@ -192,6 +191,7 @@ if [ "$(node -p "try{require('$PKG/package.json').version}catch{''}")" != "$TFJS
     cp -al "$NPM_TREE_CACHE/node_modules" "$DEST/node_modules" 2>/dev/null || \
       { rm -rf "$DEST/node_modules"; cp -a "$NPM_TREE_CACHE/node_modules" "$DEST/node_modules"; }
   else
+    log "npm install --ignore-scripts @tensorflow/$TFJS_PKG@$TFJS_NODE_VERSION into $DEST"
     npm_locked install --prefix "$DEST" --ignore-scripts --no-audit --no-fund --no-save \
       "@tensorflow/$TFJS_PKG@$TFJS_NODE_VERSION"
     if [ -n "${NPM_TREE_CACHE:-}" ] && [ ! -e "$NPM_TREE_CACHE" ]; then
