@@ -16,7 +16,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { nativeInstallDir, nativePackageDir, readInstallRecord, requestedBackend, type NativeInstallRecord, type NativeVariant } from '../activities/train/backendSelect';
+import { BackendUnavailableError, nativeCandidates, nativeInstallDir, nativePackageDir, nativeVariantOf, readInstallRecord, requestedBackend, type NativeInstallRecord, type NativeVariant } from '../activities/train/backendSelect';
 import { queryNvidiaSmi } from '../activities/train/device';
 import type { BackendName } from '../activities/train/types';
 import { projectRoot, sparsityHome } from '../cli/paths';
@@ -275,15 +275,33 @@ function runInstallScript(plan: NativePlan, env: NodeJS.ProcessEnv, progress: (l
  * What a training command (`demo`, `dev`, `worker`, `bench train`) runs before it starts training:
  * installs the native backend unless a non-native backend is requested. Returns the one-line
  * reason when it is not available (also put in SPARSITY_NATIVE_UNAVAILABLE, so that slots forked
- * afterwards report the same reason and do not repeat the notice). Throws
- * BackendUnavailableError (exit 2) for a bad SPARSITY_BACKEND.
+ * afterwards report the same reason). Throws BackendUnavailableError when the native backend was
+ * asked for by name (`--backend tensorflow`, SPARSITY_BACKEND=tensorflow) and cannot be installed,
+ * and (exit 2) for a bad SPARSITY_BACKEND.
  */
 export async function prepareNativeBackend(opts: { flag?: BackendName; variant?: NativeVariant; stateDir?: string; env?: NodeJS.ProcessEnv; onProgress?: (l: string) => void } = {}): Promise<string | null> {
   const env = opts.env ?? process.env;
   const req = requestedBackend(opts.flag, env);
   if (req && req.name !== 'tensorflow') return null;
-  const r = await ensureNativeBackend({ variant: opts.variant ?? (env.SPARSITY_DEVICE === 'gpu' ? 'gpu' : 'cpu'), stateDir: opts.stateDir ?? sparsityHome(env), env, onProgress: opts.onProgress });
+  const variant = opts.variant ?? nativeVariantOf(env);
+  const stateDir = opts.stateDir ?? sparsityHome(env);
+  // Already there another way (npm-installed tfjs-node, SPARSITY_TFJS_NODE, `npm run setup:tensorflow`)?
+  const stateEnv = { ...env, SPARSITY_HOME: stateDir };
+  const ours = nativePackageDir(nativeInstallDir(variant, stateEnv), variant);
+  const elsewhere = nativeCandidates(variant, stateEnv).some((c) => {
+    if (path.resolve(c.request) === ours) return false;
+    try {
+      require.resolve(c.request);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (elsewhere) return null;
+  const r = await ensureNativeBackend({ variant, stateDir, env, onProgress: opts.onProgress });
   if (r.ok) return null;
+  // Asked for by name: fail here, before any stack or slot starts, with the installer's reason.
+  if (req) throw new BackendUnavailableError(`${req.source}: ${r.reason}`);
   env.SPARSITY_NATIVE_UNAVAILABLE = r.reason;
   return r.reason;
 }

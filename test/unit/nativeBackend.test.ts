@@ -12,7 +12,7 @@ import { assertOnGpu, BackendUnavailableError, describeDevice, requestedBackend,
 import { parseTfDeviceLog, queryNvidiaSmi, tf32Enabled } from '../../activities/train/device';
 import { CUDA_CACHE_MAXSIZE, GpuSetupError, gpuSlotEnv, parseGpusFlag, planGpuInstall, TF_CUDA_BUILDS } from '../../stack/gpuPlan';
 import { prepareGpuSlots } from '../../stack/gpuSlots';
-import { acquireLock, ensureNativeBackend, missingPrerequisite, planNative } from '../../stack/nativeBackend';
+import { acquireLock, ensureNativeBackend, missingPrerequisite, planNative, prepareNativeBackend } from '../../stack/nativeBackend';
 import { projectRoot } from '../../cli/paths';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'sparsity-native-'));
@@ -242,4 +242,19 @@ test('worker --gpus: one slot per GPU once the GPU build is there; refusals othe
     [0, '0', path.join(state, 'cuda-cache')],
     [2, '2', path.join(state, 'cuda-cache')],
   ]);
+});
+
+test('before training: an explicit --backend tensorflow that cannot be installed fails at once; the default returns the reason', async () => {
+  const bin = tmp();
+  const py = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).stdout.trim();
+  symlinkSync(py, path.join(bin, 'python3'));
+  const env: NodeJS.ProcessEnv = { PATH: bin, HOME: os.homedir(), SPARSITY_NATIVE_CACHE: tmp() };
+  const stateDir = tmp();
+  await assert.rejects(prepareNativeBackend({ flag: 'tensorflow', stateDir, env }), (e: Error) =>
+    e instanceof BackendUnavailableError && /^--backend tensorflow: no C\+\+ compiler \(g\+\+\) found/.test(e.message));
+  await assert.rejects(prepareNativeBackend({ stateDir, env: { ...env, SPARSITY_BACKEND: 'tensorflow' } }), (e: Error) => /^SPARSITY_BACKEND=tensorflow: no C\+\+ compiler/.test(e.message));
+  assert.equal(await prepareNativeBackend({ flag: 'wasm', stateDir, env }), null);
+  const reason = await prepareNativeBackend({ stateDir, env });
+  assert.match(reason ?? '', /^no C\+\+ compiler \(g\+\+\) found/);
+  assert.equal(env.SPARSITY_NATIVE_UNAVAILABLE, reason);
 });
