@@ -53,7 +53,7 @@ export const TF_CUDA_BUILDS: readonly TfCudaBuild[] = [
       'nvidia-cufft-cu12==11.2.3.61', 'nvidia-curand-cu12==10.3.6.82', 'nvidia-cusolver-cu12==11.6.3.83',
       'nvidia-cusparse-cu12==12.5.1.3', 'nvidia-nccl-cu12==2.23.4', 'nvidia-nvjitlink-cu12==12.5.82',
     ],
-    linkTested: false,
+    linkTested: true,
   },
   {
     tensorflow: '2.17.1',
