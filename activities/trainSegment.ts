@@ -40,7 +40,7 @@ export function createTrainSegment(deps: ActivityDeps) {
   const { db } = deps;
   return async function trainSegment(input: SegmentInput): Promise<SegmentResult> {
     const ctx = Context.current();
-    const backend = await initBackend(deps.backend, deps.paths.nativeBackendDir);
+    const backend = await initBackend(deps.backend, deps.paths.nativeCandidates);
     const state = await loadTrainingState(db, input.runId);
     if (!state) throw ApplicationFailure.nonRetryable(`run ${input.runId} is not in the database`, 'UnknownRun');
     // The stored row is the run: a payload that hashes differently (a deploy that changed sizing

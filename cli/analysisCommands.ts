@@ -13,6 +13,7 @@ import { requireSweep } from '../client/sweeps';
 import { UsageError } from '../domain/errors';
 import { BACKENDS } from '../engine/types';
 import type { BackendName } from '../engine/types';
+import { prepareNativeBackend } from '../stack/nativeBackend';
 
 export interface CommandContext {
   out: (v: unknown) => void;
@@ -145,6 +146,7 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .option('--json', 'one line of JSON on stdout')
     .action(async (o: { steps: number; threads: number; torch: boolean; backend?: BackendName; json?: boolean }) => {
       const { benchTrain } = await import('../bench/train');
+      await prepareNativeBackend({ flag: o.backend });
       const r = await benchTrain({ steps: o.steps, threads: o.threads, torch: o.torch, json: o.json, backend: o.backend });
       ctx.out(o.json ? r : JSON.stringify(r, null, 2));
     });

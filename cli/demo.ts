@@ -5,6 +5,7 @@ import { listFits } from '../db/fits';
 import { finalPoints } from '../db/sweeps';
 import { connectClient } from '../workers/connections';
 import { readEmbeddedEndpoints, removeEmbeddedEndpoints, writeEmbeddedEndpoints } from '../stack/endpoints';
+import { prepareNativeBackend } from '../stack/nativeBackend';
 import { sparsityHome } from '../stack/paths';
 import { startLocalWorkers, startStack } from '../stack/stack';
 import { UsageError } from '../domain/errors';
@@ -31,6 +32,7 @@ export async function runDemo(opts: {
   if (readEmbeddedEndpoints(home)) {
     throw new UsageError(`a sparsity dev stack is running for ${home}: stop it, or use \`sparsity submit ${opts.file} --wait\``);
   }
+  await prepareNativeBackend();
   const stack = await startStack({ home, log: opts.log });
   writeEmbeddedEndpoints(stack.endpoints, home);
   const workers = startLocalWorkers(stack.endpoints, { taskQueue: spec.taskQueue, slots: opts.workers, checkpointStore: opts.checkpointStore });

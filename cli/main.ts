@@ -20,6 +20,7 @@ import { printStatus, printRuns, printTable, StatusDisplay } from './display';
 import { runReadOnlySql, withDatabaseUrl } from './sql';
 import { registerAnalysisCommands } from './analysisCommands';
 import { runDemo } from './demo';
+import { prepareNativeBackend } from '../stack/nativeBackend';
 
 const err = (m: string) => process.stderr.write(`${m}\n`);
 const out = (v: unknown) => process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v)}\n`);
@@ -104,6 +105,7 @@ Examples:
       await checkStoreUri(o.checkpointStore);
       const home = sparsityHome();
       if (readEmbeddedEndpoints(home)) throw new UsageError(`a sparsity dev stack is already running for ${home} (see ${home}/endpoints.json)`);
+      await prepareNativeBackend({ flag: o.backend });
       const stack = await startStack({ home, temporalPort: o.port, uiPort: o.uiPort, log: err });
       writeEmbeddedEndpoints(stack.endpoints, home);
       const workers = startLocalWorkers(stack.endpoints, { taskQueue: o.taskQueue, slots: o.workers, backend: o.backend, checkpointStore: o.checkpointStore });
@@ -133,6 +135,7 @@ Examples:
       const endpoints = resolveEndpoints();
       const abort = new AbortController();
       const opts = { endpoints, taskQueue: o.taskQueue, slots: o.slots, backend: o.backend, paths: enginePaths(), checkpointStore: o.checkpointStore };
+      if (o.slots > 0) await prepareNativeBackend({ flag: o.backend });
       const slots = forkTrainingSlots(opts);
       const orchestration = runOrchestrationWorker(opts, abort.signal);
       err(`worker ${process.pid}: queue "${o.taskQueue}", ${o.slots} training slot(s), Temporal ${endpoints.temporalAddress}`);
@@ -329,7 +332,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : 2;
       return;
     }
-    if (e instanceof UsageError) {
+    // UsageError, and the backend/GPU errors that carry exit code 2 (a bad --gpus, SPARSITY_BACKEND).
+    if (e instanceof UsageError || (e instanceof Error && (e as Error & { exitCode?: unknown }).exitCode === 2)) {
       err(`error: ${e.message}`);
       process.exitCode = 2;
       return;

@@ -67,7 +67,7 @@ export async function createTrainer(
   config: RunConfig,
   opts: { paths: EnginePaths; checkpoint?: Uint8Array | CheckpointContents; backend?: BackendName },
 ): Promise<NetworkTrainer> {
-  const backend = await initBackend(opts.backend, opts.paths.nativeBackendDir);
+  const backend = await initBackend(opts.backend, opts.paths.nativeCandidates);
   const network = buildNetwork(config);
   const data = buildData(config, opts.paths);
   let state: TrainerState;
