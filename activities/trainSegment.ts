@@ -60,7 +60,7 @@ export function createTrainSegment(deps: ActivityDeps) {
     ctx.heartbeat({ step: stored?.step ?? 0, phase: 'restoring' });
     const store = deps.stores.open(input.checkpointStore ?? deps.checkpointStore);
     // The blob is read from the store its pointer names (a sweep may have changed stores since).
-    const restored = stored ? await restoreCheckpoint(deps, input.runId, stored) : undefined;
+    const restored = stored ? await keepAlive(ctx, stored.step, 'restoring', () => restoreCheckpoint(deps, input.runId, stored)) : undefined;
     let trainer: Trainer;
     try {
       trainer = await createTrainer(input.config, { paths: deps.paths, backend, checkpoint: restored });
@@ -101,7 +101,7 @@ export function createTrainSegment(deps: ActivityDeps) {
             return { step: trainer.step, diverged: `validation loss became ${result.valLoss} at step ${trainer.step}` };
           }
           // The blob first (streamed tensor by tensor), then its pointer in the eval point's transaction.
-          const blob = await saveCheckpoint(store, input.runId, trainer);
+          const blob = await keepAlive(ctx, trainer.step, 'saving checkpoint', () => saveCheckpoint(store, input.runId, trainer));
           const seconds = (Date.now() - wallStart) / 1000;
           const primary = input.config.measure.primary;
           const outcome = await commitEvalPoint(db, {
@@ -160,5 +160,19 @@ async function saveCheckpoint(store: CheckpointStore, runId: string, trainer: Tr
     // Too large for this store on every worker: fail the run with the message, do not retry.
     if (err instanceof CheckpointTooLargeError) throw ApplicationFailure.nonRetryable(err.message, 'CheckpointTooLarge');
     throw err;
+  }
+}
+
+/**
+ * Heartbeats every second while `work` runs: reading or writing a checkpoint of a large model (GBs,
+ * over a network store) can take far longer than a heartbeat timeout sized for one training step,
+ * and it yields the event loop, so the heartbeats do go out.
+ */
+async function keepAlive<T>(ctx: Context, step: number, phase: string, work: () => Promise<T>): Promise<T> {
+  const beat = setInterval(() => ctx.heartbeat({ step, phase }), 1000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(beat);
   }
 }
