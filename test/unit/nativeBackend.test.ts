@@ -203,6 +203,11 @@ test('install lock: one holder at a time; a dead holder’s lock is taken over',
   assert.equal(existsSync(file), false);
 });
 
+// These tests are about the install and selection rules themselves: start from a user's shell, not
+// from the test runner's (which names wasm and turns the automatic install off for the other suites).
+delete process.env.SPARSITY_BACKEND;
+delete process.env.SPARSITY_NATIVE_INSTALL;
+
 test('backend selection: a bad or unloadable explicit request is an error; the default steps down with a notice', async () => {
   assert.throws(() => requestedBackend(undefined, { SPARSITY_BACKEND: 'cuda' }), (e: Error) => e instanceof BackendUnavailableError && (e as BackendUnavailableError).exitCode === 2 && /SPARSITY_BACKEND=cuda: expected one of tensorflow, wasm, cpu/.test(e.message));
   assert.deepEqual(requestedBackend('wasm', { SPARSITY_BACKEND: 'cpu' }), { name: 'wasm', source: '--backend wasm' });
