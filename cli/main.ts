@@ -20,6 +20,7 @@ import { printStatus, printRuns, printTable, StatusDisplay } from './display';
 import { runReadOnlySql, withDatabaseUrl } from './sql';
 import { registerAnalysisCommands } from './analysisCommands';
 import { runDemo } from './demo';
+import { prepareGpuSlots } from '../stack/gpuSlots';
 import { prepareNativeBackend } from '../stack/nativeBackend';
 
 const err = (m: string) => process.stderr.write(`${m}\n`);
@@ -127,21 +128,33 @@ Examples:
     .command('worker')
     .description('serve a task queue: workflows, bookkeeping and N training slots (one process each)')
     .option('--task-queue <q>', 'task queue (the sweep file names it)', 'sparsity')
-    .option('--slots <n>', 'training slots: one per GPU on GPU hosts, one per core on CPU', intArg('--slots'), 1)
+    .option('--slots <n>', 'CPU training slots (one per core); GPU hosts use --gpus', intArg('--slots'), 1)
+    .option('--gpus <list>', 'one training slot per GPU: all, or indices as nvidia-smi lists them (0,1,3); installs the GPU backend on first use')
     .addOption(new Option('--backend <b>', 'training backend').choices(BACKENDS))
     .addOption(checkpointStoreOption())
-    .action(async (o: { taskQueue: string; slots: number; backend?: BackendName; checkpointStore: string }) => {
+    .action(async (o: { taskQueue: string; slots: number; gpus?: string; backend?: BackendName; checkpointStore: string }) => {
       await checkStoreUri(o.checkpointStore);
       const endpoints = resolveEndpoints();
       const abort = new AbortController();
-      const opts = { endpoints, taskQueue: o.taskQueue, slots: o.slots, backend: o.backend, paths: enginePaths(), checkpointStore: o.checkpointStore };
-      if (o.slots > 0) await prepareNativeBackend({ flag: o.backend });
-      const slots = forkTrainingSlots(opts);
+      const gpuSlots = o.gpus === undefined ? null : await prepareGpuSlots(o.gpus, { onProgress: err });
+      const slots = gpuSlots ? gpuSlots.length : o.slots;
+      const opts = {
+        endpoints,
+        taskQueue: o.taskQueue,
+        slots,
+        backend: gpuSlots ? ('tensorflow' as const) : o.backend,
+        // Slots read their variant (gpu) from their own environment, so their paths are computed there.
+        paths: enginePaths(),
+        checkpointStore: o.checkpointStore,
+        ...(gpuSlots ? { slotEnv: gpuSlots.map((g) => g.env) } : {}),
+      };
+      if (!gpuSlots && slots > 0) await prepareNativeBackend({ flag: o.backend });
+      const forked = forkTrainingSlots(opts);
       const orchestration = runOrchestrationWorker(opts, abort.signal);
-      err(`worker ${process.pid}: queue "${o.taskQueue}", ${o.slots} training slot(s), Temporal ${endpoints.temporalAddress}`);
+      err(`worker ${process.pid}: queue "${o.taskQueue}", ${slots} training slot(s)${gpuSlots ? ` on GPU ${gpuSlots.map((g) => g.gpu).join(', ')}` : ''}, Temporal ${endpoints.temporalAddress}`);
       await Promise.race([waitForInterrupt(), orchestration]);
       abort.abort();
-      await Promise.all([orchestration.catch(() => undefined), slots.stop()]);
+      await Promise.all([orchestration.catch(() => undefined), forked.stop()]);
     });
 
   program

@@ -9,6 +9,8 @@ import { createActivities } from '../activities';
 import type { BackendName, EnginePaths } from '../engine/types';
 import { connect, migrateToLatest, type Db } from '../db/connect';
 import { trainQueueOf } from '../workflows/sweep';
+import { initBackend } from '../engine';
+import { assertOnGpu, describeDevice } from '../engine/backendSelect';
 import { StoreRegistry } from '../stores';
 import { connectWorkerConnection, type Endpoints } from './connections';
 
@@ -22,6 +24,8 @@ export interface WorkerOptions {
   paths: EnginePaths;
   /** Default checkpoint store URI of this worker (`--checkpoint-store`, SPARSITY_CHECKPOINT_STORE; default `postgres`). */
   checkpointStore: string;
+  /** Per-slot environment (one GPU each: CUDA_VISIBLE_DEVICES, SPARSITY_DEVICE=gpu...), merged over the worker's. */
+  slotEnv?: Record<string, string>[];
 }
 
 let runtimeInstalled = false;
@@ -97,6 +101,10 @@ export function runOrchestrationWorker(opts: WorkerOptions, signal: AbortSignal)
 /** One training slot: one segment at a time on `<taskQueue>.train`. */
 export function runTrainingSlot(opts: WorkerOptions & { slot: number }, signal: AbortSignal): Promise<void> {
   return runWorker(opts, 2, signal, async (db, connection, stores) => {
+    // The backend comes up before the slot polls: one that cannot load (or a GPU slot that landed on
+    // the CPU) refuses to start in one line instead of failing every segment it would be given.
+    const backend = await initBackend(opts.backend, opts.paths.nativeCandidates);
+    if (process.env.SPARSITY_DEVICE === 'gpu') assertOnGpu(describeDevice(backend), process.env.CUDA_VISIBLE_DEVICES ?? String(opts.slot));
     const activities = createActivities({
       db,
       workerName: `${os.hostname()}:${process.pid}/slot${opts.slot}`,
@@ -139,6 +147,7 @@ export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
     const child = fork(cli, args, {
       env: {
         ...process.env,
+        ...(opts.slotEnv?.[slot] ?? {}),
         TEMPORAL_ADDRESS: opts.endpoints.temporalAddress,
         TEMPORAL_NAMESPACE: opts.endpoints.namespace,
         DATABASE_URL: opts.endpoints.databaseUrl,

@@ -71,6 +71,30 @@ describe('CLI input and failure handling', { timeout: 600_000 }, () => {
     });
   }
 
+  it('worker --gpus refuses in one line (exit 2) when a GPU cannot be used, and without a GPU at all', async () => {
+    // A fake nvidia-smi: a host that reports one H200 but whose GPU backend cannot be installed here.
+    const bin = mkdtempSync(path.join(os.tmpdir(), 'sparsity-smi-'));
+    writeFileSync(
+      path.join(bin, 'nvidia-smi'),
+      '#!/bin/sh\nif [ "$1" = "--query-gpu=index,name,memory.total,driver_version" ]; then echo "0, NVIDIA H200, 143771 MiB, 550.54.15"; exit 0; fi\n' +
+        'echo "| NVIDIA-SMI 550.54.15    Driver Version: 550.54.15    CUDA Version: 12.4 |"\n',
+    );
+    chmodSync(path.join(bin, 'nvidia-smi'), 0o755);
+    const gpuHost = { ...env, PATH: `${bin}:${process.env.PATH}`, SPARSITY_NATIVE_INSTALL: '0' };
+    const noBackend = await runCli(['worker', '--gpus', '0'], gpuHost);
+    assert.equal(noBackend.code, 2, noBackend.stderr);
+    assert.match(noBackend.stderr, /--gpus 0: the GPU backend is not available: automatic install of the native TensorFlow backend is off/);
+    const missing = await runCli(['worker', '--gpus', '3'], gpuHost);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--gpus/);
+    assert.match(missing.stderr, /3/);
+    // No nvidia-smi on PATH: not a GPU host.
+    const cpuHost = await runCli(['worker', '--gpus', 'all'], { ...env, PATH: '/usr/bin:/bin', SPARSITY_NATIVE_INSTALL: '0' });
+    assert.equal(cpuHost.code, 2);
+    assert.match(cpuHost.stderr, /nvidia-smi/);
+    assert.doesNotMatch(noBackend.stderr + missing.stderr + cpuHost.stderr, /\n\s+at /, 'no stack trace');
+  });
+
   it('runs the embedded PostgreSQL from a state directory other users cannot enter', async () => {
     const locked = mkdtempSync(path.join(os.tmpdir(), 'sparsity-700-'));
     chmodSync(locked, 0o700);
