@@ -7,7 +7,7 @@ import { countAttempt, loadTrainingState, recordModel } from '../db/runs';
 import { hashJson } from '../domain/hash';
 import { isEvalStep } from '../domain/segments';
 import type { RunConfig } from '../domain/spec';
-import { createTrainer, initBackend } from '../engine';
+import { createTrainer, DataFileError, initBackend } from '../engine';
 import type { Trainer } from '../engine/types';
 import type { ActivityDeps } from '.';
 
@@ -50,9 +50,16 @@ export function createTrainSegment(deps: ActivityDeps) {
     ctx.heartbeat({ step: stored?.step ?? 0, phase: 'restoring' });
     let trainer: Trainer;
     try {
-      trainer = await createTrainer(input.config, { paths: deps.paths, backend, checkpoint: stored?.data });
+      // Checking token files or tokenising a corpus (first use on this host) can take a while.
+      const progress = async (p: { phase: string; done: number; total: number }) => {
+        ctx.heartbeat({ step: stored?.step ?? 0, phase: `${p.phase} ${p.done}/${p.total} bytes` });
+        await yieldToEventLoop();
+      };
+      trainer = await createTrainer(input.config, { paths: deps.paths, backend, checkpoint: stored?.data, progress });
     } catch (err) {
       // A configuration the engine refuses fails the same way on every worker: do not retry it.
+      // A bad data file is named with the byte offset and this host (another host may see other bytes).
+      if (err instanceof DataFileError) throw ApplicationFailure.nonRetryable(`cannot read the data: ${err.message}`, 'InvalidRunConfig');
       throw ApplicationFailure.nonRetryable(`cannot build the model: ${(err as Error).message}`, 'InvalidRunConfig');
     }
     try {

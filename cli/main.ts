@@ -17,6 +17,8 @@ import { cancelSweep, queueHasPollers, requireSweep, signalSweep, submitSweep, s
 import { printStatus, printRuns, printTable, StatusDisplay } from './display';
 import { runReadOnlySql, withDatabaseUrl } from './sql';
 import { registerAnalysisCommands } from './analysisCommands';
+import { registerDataCommands } from './dataCommands';
+import { checkData } from '../client/dataCheck';
 import { runDemo } from './demo';
 
 const err = (m: string) => process.stderr.write(`${m}\n`);
@@ -158,6 +160,7 @@ Examples:
     .option('--json', 'one line of JSON on stdout')
     .action(async (file: string, o: { name?: string; wait?: boolean; json?: boolean }) => {
       const spec = readSweepFile(file, { name: o.name });
+      await checkData(spec, file, { cacheDir: enginePaths().cacheDir });
       let final: SweepStatusReport | undefined;
       const result = await withServices({ temporal: true }, async ({ db, client, endpoints }) => {
         const c = client as Client;
@@ -294,6 +297,7 @@ Examples:
     });
 
   registerAnalysisCommands(program, { out, err, intArg, withServices });
+  registerDataCommands(program, { out, err, paths: enginePaths });
   return program;
 }
 
