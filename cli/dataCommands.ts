@@ -24,7 +24,7 @@ export interface PreparedFiles {
 /** A cli-progress bar on stderr, one per phase (hashing, tokenizing, checking ...). */
 function progressBar(): { progress: DataProgress; stop(): void } {
   const bar = new cliProgress.SingleBar(
-    { format: ' {bar} {percentage}% | {phase} {file} | {value}/{total} MB', stream: process.stderr, hideCursor: true, noTTYOutput: false, notTTYSchedule: 5000 },
+    { format: ' {bar} {percentage}% | {phase} {file} | {value}/{total} MB', stream: process.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000 },
     cliProgress.Presets.shades_classic,
   );
   let phase = '';

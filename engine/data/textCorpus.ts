@@ -57,6 +57,7 @@ export interface TextDocument {
  * every chunk (for hashing and progress). A bad jsonl line throws DataFileError with its offset.
  */
 export async function* readDocuments(file: string, format: 'txt' | 'jsonl', field: string, onBytes: (chunk: Buffer, done: number) => Promise<void>): AsyncGenerator<TextDocument> {
+  statReadable(file);
   const handle = await fs.promises.open(file, 'r');
   try {
     let carry = Buffer.alloc(0);
