@@ -1,7 +1,11 @@
 // Every migration, by name; names sort by date, which is the order they apply in.
 import type { Migration } from 'kysely';
 import * as initial from './2026_11_28_0001_initial';
+import * as checkpointStores from './2026_12_02_0002_checkpoint_stores';
+import * as ladders from './2026_12_02_0020_ladders';
 
 export const migrations: Record<string, Migration> = {
   '2026_11_28_0001_initial': initial,
+  '2026_12_02_0002_checkpoint_stores': checkpointStores,
+  '2026_12_02_0020_ladders': ladders,
 };
