@@ -33,7 +33,11 @@ function progressBar(): { progress: DataProgress; stop(): void } {
       const mb = (n: number) => Math.round(n / 1e5) / 10;
       if (p.phase !== phase) {
         if (phase) bar.stop();
-        phase = p.phase;
+        phase = p.total > 0 ? p.phase : '';
+        if (p.total === 0) {
+          process.stderr.write(` ${p.phase} ${p.file} ...\n`);
+          return;
+        }
         bar.start(mb(p.total), 0, { phase: p.phase, file: p.file });
       }
       bar.update(mb(p.done), { phase: p.phase, file: p.file });

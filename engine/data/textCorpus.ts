@@ -266,7 +266,7 @@ export async function prepareText(data: TextDataConfig, cacheDir: string, progre
     const hit = readPrepared(cacheDir, cacheKey(data, contentHash, tokId));
     if (hit) return hit;
     if (!encoder) {
-      await progress?.({ phase: `training BPE (${data.vocabSize} ids)`, file: data.path, done: 0, total: 1 });
+      await progress?.({ phase: `training BPE (${data.vocabSize} ids)`, file: data.path, done: 0, total: 0 });
       bpe = new BpeTokenizer(trainBpe(trainText.join(''), data.vocabSize));
     }
   }

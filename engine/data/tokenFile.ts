@@ -15,7 +15,7 @@ import type { DataSource } from './source';
 
 export const DTYPE_BYTES: Record<TokenDtype, number> = { uint16: 2, uint32: 4 };
 
-/** What a scan reports: phase, bytes done and total (for a progress bar or a heartbeat). */
+/** What a scan reports: phase, bytes done and total (for a progress bar or a heartbeat); total 0: a phase without a measure. */
 export type DataProgress = (p: { phase: string; file: string; done: number; total: number }) => void | Promise<void>;
 
 /** Reads windows of one token file; ids are checked against `vocabSize` as they are read. */
