@@ -9,7 +9,7 @@ import { hashJson } from '../domain/hash';
 import { isEvalStep } from '../domain/segments';
 import type { BranchPoint } from '../domain/ladder';
 import type { RunConfig } from '../domain/spec';
-import { createTrainer, initBackend } from '../engine';
+import { createTrainer, DataFileError, initBackend } from '../engine';
 import type { CheckpointContents } from '../engine/checkpoint';
 import { CHECKPOINT_FORMAT_VERSION, decodeCheckpointStream, encodeCheckpointStream } from '../engine/checkpointStream';
 import type { Trainer } from '../engine/types';
@@ -63,9 +63,16 @@ export function createTrainSegment(deps: ActivityDeps) {
     const restored = stored ? await keepAlive(ctx, stored.step, 'restoring', () => restoreCheckpoint(deps, input.runId, stored)) : undefined;
     let trainer: Trainer;
     try {
-      trainer = await createTrainer(input.config, { paths: deps.paths, backend, checkpoint: restored });
+      // Checking token files or tokenising a corpus (first use on this host) can take a while.
+      const progress = async (p: { phase: string; done: number; total: number }) => {
+        ctx.heartbeat({ step: stored?.step ?? 0, phase: `${p.phase} ${p.done}/${p.total} bytes` });
+        await yieldToEventLoop();
+      };
+      trainer = await createTrainer(input.config, { paths: deps.paths, backend, checkpoint: restored, progress });
     } catch (err) {
       // A configuration the engine refuses fails the same way on every worker: do not retry it.
+      // A bad data file is named with the byte offset and this host (another host may see other bytes).
+      if (err instanceof DataFileError) throw ApplicationFailure.nonRetryable(`cannot read the data: ${err.message}`, 'InvalidRunConfig');
       throw ApplicationFailure.nonRetryable(`cannot build the model: ${(err as Error).message}`, 'InvalidRunConfig');
     }
     try {
@@ -138,10 +145,35 @@ export function createTrainSegment(deps: ActivityDeps) {
   };
 }
 
-/** Reads and verifies a run's checkpoint; a corrupt or missing blob fails the run (no retry can fix it). */
+/**
+ * Reads and verifies a run's checkpoint; a corrupt or missing blob fails the run (no retry can fix
+ * it). The sha256 is known only at the end of the stream, but corrupt bytes can break the decoder
+ * before that (a damaged header): a decoding error is then settled by reading the blob once more,
+ * whole, so the message says whether the bytes differ from what was written. A read error of the
+ * store itself (a network hiccup) stays retryable.
+ */
 async function restoreCheckpoint(deps: ActivityDeps, runId: string, pointer: CheckpointPointer): Promise<CheckpointContents> {
+  const store = deps.stores.forBlob(pointer.uri);
+  let readFailed = false;
+  async function* tracked(): AsyncGenerator<Uint8Array> {
+    try {
+      yield* store.get(pointer);
+    } catch (err) {
+      readFailed = true;
+      throw err;
+    }
+  }
   try {
-    return await decodeCheckpointStream(deps.stores.forBlob(pointer.uri).get(pointer));
+    try {
+      return await decodeCheckpointStream(tracked());
+    } catch (err) {
+      if (readFailed) throw err;
+      for await (const chunk of store.get(pointer)) void chunk; // throws ChecksumMismatchError if the bytes changed
+      throw ApplicationFailure.nonRetryable(
+        `run ${runId}: checkpoint blob ${pointer.uri} is intact (sha256 ${pointer.sha256}) but cannot be decoded: ${(err as Error).message}`,
+        'UnreadableCheckpoint',
+      );
+    }
   } catch (err) {
     if (err instanceof ChecksumMismatchError) throw ApplicationFailure.nonRetryable(`run ${runId}: ${err.message}`, 'CorruptCheckpoint');
     if (err instanceof BlobNotFoundError) {

@@ -19,6 +19,8 @@ import { cancelSweep, queueHasPollers, requireSweep, signalSweep, submitSweep, s
 import { printStatus, printRuns, printTable, StatusDisplay } from './display';
 import { runReadOnlySql, withDatabaseUrl } from './sql';
 import { registerAnalysisCommands } from './analysisCommands';
+import { registerDataCommands } from './dataCommands';
+import { checkData } from '../client/dataCheck';
 import { runDemo } from './demo';
 import { prepareGpuSlots } from '../stack/gpuSlots';
 import { prepareNativeBackend } from '../stack/nativeBackend';
@@ -181,6 +183,7 @@ Examples:
     .option('--json', 'one line of JSON on stdout')
     .action(async (file: string, o: { name?: string; wait?: boolean; json?: boolean }) => {
       const spec = readSweepFile(file, { name: o.name });
+      await checkData(spec, file, { cacheDir: enginePaths().cacheDir });
       let final: SweepStatusReport | undefined;
       const result = await withServices({ temporal: true }, async ({ db, client, endpoints }) => {
         const c = client as Client;
@@ -321,6 +324,7 @@ Examples:
 
   registerAnalysisCommands(program, { out, err, intArg, withServices });
   registerGcCommand(program, { out, err, intArg, withServices });
+  registerDataCommands(program, { out, err, paths: enginePaths });
   return program;
 }
 

@@ -30,7 +30,8 @@ export const MODEL_DEFAULTS = {
   vocabSize: 512,
 } as const;
 
-export const DATA_DEFAULTS = { valSize: 256 } as const;
+/** `dtype`: of `kind: tokens` files; `field`: of `.jsonl` records; `tokenizer` and its `vocabSize`: of `kind: text`. */
+export const DATA_DEFAULTS = { valSize: 256, dtype: 'uint16', field: 'text', tokenizer: 'bpe', vocabSize: 512 } as const;
 
 /** `warmupSteps` has no default: a run warms up over the fraction `warmup` of its steps unless the file gives it. */
 export const OPTIM_DEFAULTS: Readonly<OptimConfig> = {

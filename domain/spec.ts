@@ -44,12 +44,50 @@ export interface TransformerModelConfig {
 
 export type ModelConfig = MlpModelConfig | TransformerModelConfig;
 
-export interface DataConfig {
-  /** `brown`: the Brown corpus with our BPE tokenizer (transformer); `teacher` / `random-labels`: synthetic (mlp). */
+/** Element type of a flat token file (numpy `uint16` / `uint32`, little-endian, no header). */
+export const TOKEN_DTYPES = ['uint16', 'uint32'] as const;
+export type TokenDtype = (typeof TOKEN_DTYPES)[number];
+
+/** The built-in sets: `brown` (the Brown corpus with our BPE, transformer); `teacher` / `random-labels` (synthetic, mlp). */
+export interface BuiltinDataConfig {
   kind: 'brown' | 'teacher' | 'random-labels';
   /** Validation examples (mlp) or sequences (transformer) in the fixed validation batch. */
   valSize: number;
 }
+
+/**
+ * The user's own pre-tokenised corpus: two flat binary token files as nanoGPT-style pipelines
+ * write them (`np.array(ids, dtype=np.uint16).tofile('train.bin')`). Paths are absolute (the CLI
+ * resolves them against the sweep file's folder) and must be readable at that path on every worker.
+ */
+export interface TokenFilesDataConfig {
+  kind: 'tokens';
+  valSize: number;
+  train: string;
+  val: string;
+  dtype: TokenDtype;
+  /** Every token id is < this; the model's `vocabSize` is at least this. */
+  vocabSize: number;
+}
+
+/**
+ * A text corpus tokenised once (cached): `.txt` (a document per non-empty line) or `.jsonl`
+ * (a document per record, its `field`). Every 20th document is the validation split.
+ * `tokenizer`: `bpe` (ours, trained on the training split to `vocabSize` ids) or the absolute path
+ * of a Hugging Face `tokenizer.json` (whose ids must all be < `vocabSize`).
+ */
+export interface TextDataConfig {
+  kind: 'text';
+  valSize: number;
+  path: string;
+  format: 'txt' | 'jsonl';
+  field: string;
+  tokenizer: string;
+  vocabSize: number;
+}
+
+export type DataConfig = BuiltinDataConfig | TokenFilesDataConfig | TextDataConfig;
+export type DataKind = DataConfig['kind'];
 
 export interface OptimConfig {
   lr: number;

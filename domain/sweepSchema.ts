@@ -8,7 +8,7 @@ import { gridSize } from './grid';
 import { ladderCandidate } from './ladder';
 import { DATA_DEFAULTS, MEASURE_DEFAULTS, MODEL_DEFAULTS, OPTIM_DEFAULTS, PRUNING_DEFAULTS, SWEEP_DEFAULTS, TRAINING_DEFAULTS } from './defaults';
 import { UsageError } from './errors';
-import { ACTIVATIONS, PRUNING_SCHEDULES, type SweepSpec } from './spec';
+import { ACTIVATIONS, PRUNING_SCHEDULES, TOKEN_DTYPES, type DataConfig, type SweepSpec } from './spec';
 
 
 const posInt = z.number().int().positive();
@@ -55,7 +55,30 @@ const modelSchema = z.strictObject({
   positions: z.enum(['rotary', 'learned']).default(MODEL_DEFAULTS.positions),
   tiedEmbeddings: z.boolean().default(MODEL_DEFAULTS.tiedEmbeddings),
   seqLen: posInt.default(MODEL_DEFAULTS.seqLen),
-  vocabSize: z.number().int().min(260).default(MODEL_DEFAULTS.vocabSize),
+  // Default: the data's vocabSize for `tokens` / `text`, else MODEL_DEFAULTS.vocabSize (see resolveData).
+  vocabSize: z.number().int().min(260).optional(),
+});
+
+const DATA_KINDS = ['brown', 'teacher', 'random-labels', 'tokens', 'text'] as const;
+/** Which optional fields each data kind takes (anything else set is refused by name). */
+const DATA_FIELDS: Record<(typeof DATA_KINDS)[number], readonly string[]> = {
+  brown: [],
+  teacher: [],
+  'random-labels': [],
+  tokens: ['train', 'val', 'dtype', 'vocabSize'],
+  text: ['path', 'field', 'tokenizer', 'vocabSize'],
+};
+
+const dataSchema = z.strictObject({
+  kind: z.enum(DATA_KINDS).optional(),
+  valSize: posInt.default(DATA_DEFAULTS.valSize),
+  train: z.string().min(1).optional(),
+  val: z.string().min(1).optional(),
+  dtype: z.enum(TOKEN_DTYPES).optional(),
+  vocabSize: z.number().int().min(2).max(2 ** 32).optional(),
+  path: z.string().min(1).optional(),
+  field: z.string().min(1).optional(),
+  tokenizer: z.string().min(1).optional(),
 });
 
 const sweepSchema = z.strictObject({
@@ -73,9 +96,7 @@ const sweepSchema = z.strictObject({
   ladder: z.boolean().default(SWEEP_DEFAULTS.ladder),
   // prefault: an omitted section is parsed as {}, so its own defaults apply.
   model: modelSchema.prefault({}),
-  data: z
-    .strictObject({ kind: z.enum(['brown', 'teacher', 'random-labels']).optional(), valSize: posInt.default(DATA_DEFAULTS.valSize) })
-    .prefault({}),
+  data: dataSchema.prefault({}),
   optim: z
     .strictObject({
       lr: z.number().positive('learning rate must be > 0').default(OPTIM_DEFAULTS.lr),
@@ -163,9 +184,11 @@ export function validateSweep(raw: unknown, source = '<input>', overrides: { nam
   };
 
   const family = f.model.family;
-  const dataKind = f.data.kind ?? (family === 'mlp' ? 'teacher' : 'brown');
-  if (family === 'mlp' && dataKind === 'brown') fail('data.kind', `"brown" needs model.family transformer (got mlp)`);
-  if (family === 'transformer' && dataKind !== 'brown') fail('data.kind', `the transformer trains on "brown" text (got "${dataKind}")`);
+  const data = resolveData(f.data, family, fail);
+  const vocabSize = f.model.vocabSize ?? ('vocabSize' in data ? data.vocabSize : MODEL_DEFAULTS.vocabSize);
+  if ('vocabSize' in data && vocabSize < data.vocabSize) {
+    fail('model.vocabSize', `${vocabSize} is smaller than data.vocabSize ${data.vocabSize}: every token id must have an embedding row (leave model.vocabSize out to take the data's)`);
+  }
   f.grid.size.forEach((size, i) => {
     if (family === 'transformer' && 'dModel' in size) {
       const heads = size.nHeads ?? f.model.nHeads;
@@ -240,9 +263,9 @@ export function validateSweep(raw: unknown, source = '<input>', overrides: { nam
               positions: m.positions,
               tiedEmbeddings: m.tiedEmbeddings,
               seqLen: m.seqLen,
-              vocabSize: m.vocabSize,
+              vocabSize,
             },
-      data: { kind: dataKind, valSize: f.data.valSize },
+      data,
       optim,
       training: f.training,
       measure: f.measure,
@@ -259,6 +282,49 @@ export function validateSweep(raw: unknown, source = '<input>', overrides: { nam
     throw new UsageError(`invalid sweep file ${source}:\n  ${problems.map((p) => `${p.path}: ${p.message}`).join('\n  ')}`);
   }
   return spec;
+}
+
+/**
+ * The data section for the model family: the kind's own fields, defaults filled in, fields of
+ * other kinds refused by name. Paths stay as written (the client resolves relative ones and checks
+ * the files: domain does no I/O).
+ */
+function resolveData(d: z.infer<typeof dataSchema>, family: 'mlp' | 'transformer', fail: (path: string, msg: string) => never): DataConfig {
+  const kind = d.kind ?? (family === 'mlp' ? 'teacher' : 'brown');
+  const mlpKind = kind === 'teacher' || kind === 'random-labels';
+  if (family === 'mlp' && !mlpKind) fail('data.kind', `"${kind}" needs model.family transformer (got mlp)`);
+  if (family === 'transformer' && mlpKind) fail('data.kind', `the transformer trains on text ("brown", "tokens" or "text"), not "${kind}"`);
+  for (const key of ['train', 'val', 'dtype', 'vocabSize', 'path', 'field', 'tokenizer'] as const) {
+    if (d[key] !== undefined && !DATA_FIELDS[kind].includes(key)) {
+      const takes = DATA_KINDS.filter((k) => DATA_FIELDS[k].includes(key)).join(' or ');
+      fail(`data.${key}`, `is for data.kind ${takes}, not "${kind}" (got ${describeValue(d[key])})`);
+    }
+  }
+  if (kind === 'tokens') {
+    if (!d.train) fail('data.train', 'the training token file is required for kind tokens (got missing)');
+    if (!d.val) fail('data.val', 'the validation token file is required for kind tokens (got missing)');
+    if (d.vocabSize === undefined) fail('data.vocabSize', 'is required for kind tokens: every token id in the files is below it (got missing)');
+    const dtype = d.dtype ?? DATA_DEFAULTS.dtype;
+    if (dtype === 'uint16' && (d.vocabSize as number) > 65536) fail('data.vocabSize', `${d.vocabSize} ids do not fit dtype uint16 (at most 65536); use dtype uint32`);
+    return { kind, valSize: d.valSize, train: d.train as string, val: d.val as string, dtype, vocabSize: d.vocabSize as number };
+  }
+  if (kind === 'text') {
+    if (!d.path) fail('data.path', 'the corpus (.txt or .jsonl) is required for kind text (got missing)');
+    const file = d.path as string;
+    const format = /\.jsonl$/i.test(file) ? 'jsonl' : /\.txt$/i.test(file) ? 'txt' : fail('data.path', `must end in .txt or .jsonl (got ${describeValue(file)})`);
+    if (format === 'txt' && d.field !== undefined) fail('data.field', `is for .jsonl corpora; ${file} is plain text (got ${describeValue(d.field)})`);
+    const tokenizer = d.tokenizer ?? DATA_DEFAULTS.tokenizer;
+    if (tokenizer !== 'bpe' && !/\.json$/i.test(tokenizer)) fail('data.tokenizer', `"bpe" or the path of a Hugging Face tokenizer.json (got ${describeValue(tokenizer)})`);
+    let vocabSize = d.vocabSize;
+    if (tokenizer === 'bpe') {
+      vocabSize ??= DATA_DEFAULTS.vocabSize;
+      if (vocabSize < 256 || vocabSize > 65536) fail('data.vocabSize', `our byte-level BPE takes 256..65536 ids (got ${vocabSize})`);
+    } else if (vocabSize === undefined) {
+      fail('data.vocabSize', `is required with a tokenizer.json: the number of ids it can produce (submit checks it against ${tokenizer}) (got missing)`);
+    }
+    return { kind, valSize: d.valSize, path: file, format, field: d.field ?? DATA_DEFAULTS.field, tokenizer, vocabSize: vocabSize as number };
+  }
+  return { kind, valSize: d.valSize };
 }
 
 export function parseSweepText(text: string, source: string, overrides: { name?: string } = {}): SweepSpec {

@@ -6,6 +6,8 @@ import { initBackend } from './backend';
 import { decodeCheckpoint, type CheckpointContents, type CheckpointCounters } from './checkpoint';
 import { loadBrownData } from './data/brown';
 import type { DataSource } from './data/source';
+import { findPreparedText, prepareText } from './data/textCorpus';
+import { TokenFileData, verifyTokenFile, type DataProgress } from './data/tokenFile';
 import { SyntheticData } from './data/synthetic';
 import { MlpNetwork } from './model/mlp';
 import type { Network, ParamSpec } from './model/network';
@@ -25,14 +27,40 @@ export function buildNetwork(config: RunConfig): Network {
   return config.model.family === 'mlp' ? new MlpNetwork(config.model) : new TransformerNetwork(config.model);
 }
 
+/**
+ * The run's data source. Sync: a `text` corpus must have been tokenised into the cache first
+ * (`prepareData`, which createTrainer awaits). Bad files throw DataFileError (file, offset, host).
+ */
 export function buildData(config: RunConfig, paths: EnginePaths): DataSource {
   const { model, data } = config;
+  const { seed } = config;
+  const { batchSize } = config.training;
   if (model.family === 'mlp') {
-    if (data.kind === 'brown') throw new Error(`data.kind: 'brown' needs model.family 'transformer' (got 'mlp')`);
-    return new SyntheticData(model, data.kind, config.seed, config.training.batchSize, data.valSize);
+    if (data.kind !== 'teacher' && data.kind !== 'random-labels') throw new Error(`data.kind: '${data.kind}' needs model.family 'transformer' (got 'mlp')`);
+    return new SyntheticData(model, data.kind, seed, batchSize, data.valSize);
   }
-  if (data.kind !== 'brown') throw new Error(`data.kind: '${data.kind}' needs model.family 'mlp' (the transformer trains on 'brown')`);
-  return loadBrownData(model, config.seed, config.training.batchSize, data.valSize, paths.cacheDir);
+  if (data.kind === 'brown') return loadBrownData(model, seed, batchSize, data.valSize, paths.cacheDir);
+  if (data.kind === 'tokens' || data.kind === 'text') {
+    if (model.vocabSize < data.vocabSize) throw new Error(`model.vocabSize ${model.vocabSize} is smaller than data.vocabSize ${data.vocabSize}`);
+    const files = data.kind === 'tokens' ? data : findPreparedText(data, paths.cacheDir);
+    if (!files) throw new Error(`data.path: ${(data as { path: string }).path} is not tokenised in ${paths.cacheDir} yet (prepareData, or \`sparsity data prepare\`)`);
+    return new TokenFileData(files, model.seqLen, seed, batchSize, data.valSize);
+  }
+  throw new Error(`data.kind: '${data.kind}' needs model.family 'mlp' (the transformer trains on text)`);
+}
+
+/**
+ * What must happen once before `buildData` on a host: a `tokens` file pair is checked in full
+ * (every id < vocabSize; remembered in the cache), a `text` corpus is tokenised into the cache
+ * (or found there). `progress` is awaited between chunks (heartbeats, progress bars).
+ */
+export async function prepareData(config: RunConfig, paths: EnginePaths, progress?: DataProgress): Promise<void> {
+  const { data } = config;
+  if (data.kind === 'tokens') {
+    for (const file of [data.train, data.val]) await verifyTokenFile(file, data.dtype, data.vocabSize, paths.cacheDir, progress);
+  } else if (data.kind === 'text') {
+    await prepareText(data, paths.cacheDir, progress);
+  }
 }
 
 /** Fresh parameters: each tensor from its own counter stream, so adding a layer never shifts another's init. */
@@ -65,9 +93,10 @@ function restoreState(config: RunConfig, specs: ParamSpec[], checkpoint: Uint8Ar
 
 export async function createTrainer(
   config: RunConfig,
-  opts: { paths: EnginePaths; checkpoint?: Uint8Array | CheckpointContents; backend?: BackendName },
+  opts: { paths: EnginePaths; checkpoint?: Uint8Array | CheckpointContents; backend?: BackendName; progress?: DataProgress },
 ): Promise<NetworkTrainer> {
   const backend = await initBackend(opts.backend, opts.paths.nativeCandidates);
+  await prepareData(config, opts.paths, opts.progress);
   const network = buildNetwork(config);
   const data = buildData(config, opts.paths);
   let state: TrainerState;

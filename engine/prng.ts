@@ -12,6 +12,8 @@ export const STREAM = {
   valSet: 3,
   teacher: 4,
   synthetic: 5,
+  /** High 32 bits of a window start in token files over 2^32 tokens. */
+  batchHigh: 6,
 } as const;
 
 function mix32(x: number): number {
