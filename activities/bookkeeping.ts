@@ -1,7 +1,7 @@
 // Short activities that move runs and sweeps between states (queries in db/runs.ts, db/sweeps.ts).
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../db/connect';
-import { markRunFinished, markRunStarted } from '../db/runs';
+import { countRuns, markRunFinished, markRunStarted, pendingRuns, type RunCounts, type StoredRun } from '../db/runs';
 import type { RunStatus, SweepStatus } from '../db/schema';
 import { setSweepStatus } from '../db/sweeps';
 
@@ -17,6 +17,16 @@ export function createBookkeeping(db: Db) {
     /** Final state of a run; a completed run keeps its state whatever arrives later. */
     async finishRun(input: { runId: string; status: Exclude<RunStatus, 'pending' | 'running'>; error?: string }): Promise<{ finalValLoss: number | null }> {
       return markRunFinished(db, input.runId, input.status, input.error ?? null);
+    },
+
+    /** A page of the sweep's pending runs after run index `after`, in index order (see workflows/sweep.ts). */
+    async pendingRuns(input: { sweepId: string; after: number; limit: number }): Promise<{ runs: StoredRun[]; remaining: number }> {
+      return pendingRuns(db, input.sweepId, input.after, input.limit);
+    },
+
+    /** A sweep's runs by status, counted from the rows. */
+    async countRuns(input: { sweepId: string }): Promise<RunCounts> {
+      return countRuns(db, input.sweepId);
     },
 
     /**

@@ -8,6 +8,7 @@ import { hashJson } from '../domain/hash';
 import { isEvalStep } from '../domain/segments';
 import type { RunConfig } from '../domain/spec';
 import { createTrainer, initBackend } from '../engine';
+import { codeVersion } from '../engine/codeVersion';
 import type { Trainer } from '../engine/types';
 import type { ActivityDeps } from '.';
 
@@ -63,6 +64,7 @@ export function createTrainSegment(deps: ActivityDeps) {
           totalParams: trainer.params.total,
           nonEmbeddingParams: trainer.params.nonEmbedding,
           linearParams: trainer.params.linear,
+          codeVersion: codeVersion(),
         });
       }
       let lossSum = 0;
