@@ -17,6 +17,7 @@ import { cancelSweep, queueHasPollers, requireSweep, signalSweep, submitSweep, s
 import { printStatus, printRuns, printTable, StatusDisplay } from './display';
 import { runReadOnlySql, withDatabaseUrl } from './sql';
 import { registerAnalysisCommands } from './analysisCommands';
+import { registerLifecycleCommands } from './lifecycleCommands';
 import { runDemo } from './demo';
 
 const err = (m: string) => process.stderr.write(`${m}\n`);
@@ -154,9 +155,10 @@ Examples:
     .command('submit <file>')
     .description('validate a sweep file, store the sweep and start it')
     .option('--name <name>', 'sweep name (default: the file\'s name:)')
+    .option('--no-reuse', 'train every run, even one completed in another sweep with the same configuration and code')
     .option('--wait', 'wait until the sweep finishes, showing progress')
     .option('--json', 'one line of JSON on stdout')
-    .action(async (file: string, o: { name?: string; wait?: boolean; json?: boolean }) => {
+    .action(async (file: string, o: { name?: string; reuse: boolean; wait?: boolean; json?: boolean }) => {
       const spec = readSweepFile(file, { name: o.name });
       let final: SweepStatusReport | undefined;
       const result = await withServices({ temporal: true }, async ({ db, client, endpoints }) => {
@@ -168,8 +170,9 @@ Examples:
               `runs wait until one does: sparsity worker --task-queue ${spec.taskQueue}`,
           );
         }
-        const submitted = await submitSweep(db, c, spec);
-        err(`submitted ${submitted.sweepId}: ${submitted.runs} runs on queue "${spec.taskQueue}"`);
+        const submitted = await submitSweep(db, c, spec, { reuse: o.reuse });
+        const reused = submitted.reused ? ` (${submitted.reused} reused from earlier sweeps)` : '';
+        err(`submitted ${submitted.sweepId}: ${submitted.runs} runs${reused} on queue "${spec.taskQueue}"`);
         if (endpoints.uiUrl) err(`watch: ${endpoints.uiUrl}/namespaces/${endpoints.namespace}/workflows?query=${encodeURIComponent(`SparsitySweep="${submitted.sweepId}"`)}`);
         if (o.wait) {
           const display = o.json ? undefined : new StatusDisplay();
@@ -178,7 +181,7 @@ Examples:
         }
         return submitted;
       });
-      if (o.json) out({ sweepId: result.sweepId, runs: result.runs, ...(final ? { status: final.status, counts: final.runs } : {}) });
+      if (o.json) out({ sweepId: result.sweepId, runs: result.runs, reused: result.reused, ...(final ? { status: final.status, counts: final.runs } : {}) });
       else {
         out(result.sweepId);
         if (final) printStatus(final, err);
@@ -215,7 +218,8 @@ Examples:
               sweepId: s.sweepId,
               status: s.status,
               runs: s.runs,
-              runsDetail: s.runsDetail.map((r) => ({ runId: r.runId, label: r.label, status: r.status, progress: r.progress })),
+              reused: s.reused,
+              runsDetail: s.runsDetail.map((r) => ({ runId: r.runId, label: r.label, status: r.status, progress: r.progress, attempts: r.attempts, reusedFrom: r.reusedFrom })),
             });
           } else printStatus(s, out);
         } finally {
@@ -294,6 +298,7 @@ Examples:
     });
 
   registerAnalysisCommands(program, { out, err, intArg, withServices });
+  registerLifecycleCommands(program, { out, err, intArg, withServices });
   return program;
 }
 

@@ -274,3 +274,10 @@ export async function runsInStatus(db: Db, sweepId: string, statuses: RunStatus[
   if (statuses.length > 0) q = q.where('status', 'in', statuses);
   return q.orderBy('run_index').execute();
 }
+
+/** Sets runs back to a status they had (a retry whose workflow could not start). */
+export async function setRunsStatus(db: Db, runIds: string[], status: RunStatus): Promise<void> {
+  for (let start = 0; start < runIds.length; start += 1000) {
+    await db.updateTable('runs').set({ status, updated_at: sql`now()` }).where('id', 'in', runIds.slice(start, start + 1000)).execute();
+  }
+}

@@ -204,9 +204,9 @@ export async function runKeysOf(db: Db, sweepId: string): Promise<{ keys: Set<st
   return { keys: new Set(rows.map((r) => r.run_key)), maxIndex: rows.reduce((m, r) => Math.max(m, r.run_index), -1) };
 }
 
-/** Removes runs that never started (an extension whose workflow could not start). */
+/** Removes runs an extension added (its workflow could not start; reused copies go too). */
 export async function deleteRuns(db: Db, runIds: string[]): Promise<void> {
   for (let start = 0; start < runIds.length; start += 1000) {
-    await db.deleteFrom('runs').where('id', 'in', runIds.slice(start, start + 1000)).where('status', '=', 'pending').execute();
+    await db.deleteFrom('runs').where('id', 'in', runIds.slice(start, start + 1000)).execute();
   }
 }
