@@ -39,14 +39,20 @@ function effectiveAxis(spec: SweepSpec, axis: GridAxis): Json[] {
   return values;
 }
 
+/** Everything but the grid; `base.model.activation` is only a placeholder for the activation axis. */
+function outsideGrid(spec: SweepSpec): Json {
+  const { grid: _grid, ...rest } = spec;
+  return { ...rest, base: { ...rest.base, model: { ...rest.base.model, activation: undefined } } };
+}
+
 /**
  * Throws a UsageError naming the field when `next` is not `current` with grid values added:
  * any field outside `grid` changed, or a grid value (or an empty optional axis's base value)
  * is missing from `next`.
  */
 export function checkExtension(current: SweepSpec, next: SweepSpec): void {
-  const { grid: _g0, ...rest0 } = current;
-  const { grid: _g1, ...rest1 } = next;
+  const rest0 = outsideGrid(current);
+  const rest1 = outsideGrid(next);
   const d = firstDifference(rest0, rest1);
   if (d) {
     throw new UsageError(

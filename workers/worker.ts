@@ -76,6 +76,8 @@ export function runOrchestrationWorker(opts: WorkerOptions, signal: AbortSignal)
         startRun: activities.startRun,
         finishRun: activities.finishRun,
         setSweepStatus: activities.setSweepStatus,
+        pendingRuns: activities.pendingRuns,
+        countRuns: activities.countRuns,
         fitSweep: activities.fitSweep,
       },
       maxConcurrentActivityTaskExecutions: 16,
