@@ -10,10 +10,12 @@ import {
   CancellationScope,
   ChildWorkflowFailure,
   condition,
+  ContinueAsNew,
   continueAsNew,
   defineQuery,
   defineSignal,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -260,6 +262,10 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepProgress> {
     }
     return progress();
   } catch (err) {
+    // Continuing as new is no failure: marking the sweep failed here would settle (cancel) its
+    // pending runs, which the stored plan would then never launch. The grid plan did so before
+    // this patch (its launches ignore row status); `patched` keeps its older histories replaying.
+    if (err instanceof ContinueAsNew && (stored || patched('continue-as-new-is-not-a-failure'))) throw err;
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(() =>
         book.setSweepStatus({ sweepId, status: 'cancelled', message: 'cancelled by request' }),
