@@ -1,7 +1,7 @@
 // Short activities that move runs and sweeps between states (queries in db/runs.ts, db/sweeps.ts).
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../db/connect';
-import { markRunFinished, markRunStarted } from '../db/runs';
+import { countRuns, markRunFinished, markRunStarted, pendingRuns, type RunCounts, type StoredRun } from '../db/runs';
 import type { RunStatus, SweepStatus } from '../db/schema';
 import { setSweepStatus } from '../db/sweeps';
 import type { StoreRegistry } from '../stores';
@@ -21,6 +21,16 @@ export function createBookkeeping(db: Db, stores: StoreRegistry) {
       // A completed run needs no checkpoint; if deleting fails, `sparsity gc` collects it.
       if (releasedBlob) await stores.forBlob(releasedBlob).delete(releasedBlob).catch(() => undefined);
       return { finalValLoss };
+    },
+
+    /** A page of the sweep's pending runs after run index `after`, in index order (see workflows/sweep.ts). */
+    async pendingRuns(input: { sweepId: string; after: number; limit: number }): Promise<{ runs: StoredRun[]; remaining: number }> {
+      return pendingRuns(db, input.sweepId, input.after, input.limit);
+    },
+
+    /** A sweep's runs by status, counted from the rows. */
+    async countRuns(input: { sweepId: string }): Promise<RunCounts> {
+      return countRuns(db, input.sweepId);
     },
 
     /**

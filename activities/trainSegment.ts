@@ -12,6 +12,7 @@ import type { RunConfig } from '../domain/spec';
 import { createTrainer, DataFileError, initBackend } from '../engine';
 import type { CheckpointContents } from '../engine/checkpoint';
 import { CHECKPOINT_FORMAT_VERSION, decodeCheckpointStream, encodeCheckpointStream } from '../engine/checkpointStream';
+import { codeVersion } from '../engine/codeVersion';
 import type { Trainer } from '../engine/types';
 import { BlobNotFoundError, ChecksumMismatchError, CheckpointTooLargeError, type CheckpointStore, type StoredBlob } from '../stores';
 import type { ActivityDeps } from '.';
@@ -83,6 +84,7 @@ export function createTrainSegment(deps: ActivityDeps) {
           totalParams: trainer.params.total,
           nonEmbeddingParams: trainer.params.nonEmbedding,
           linearParams: trainer.params.linear,
+          codeVersion: codeVersion(),
         });
       }
       let lossSum = 0;

@@ -26,6 +26,7 @@ export function printTable(rows: Record<string, unknown>[], write: (s: string) =
 }
 
 export function printRuns(runs: RunDetail[], write: (s: string) => void): void {
+  const anyReused = runs.some((r) => r.reusedFrom !== null);
   printTable(
     runs.map((r) => ({
       run: r.runId,
@@ -36,6 +37,8 @@ export function printRuns(runs: RunDetail[], write: (s: string) => void): void {
       val_loss: r.valLoss,
       activation_ratio: r.activationRatio,
       backend: r.backend,
+      // A reused run was not trained in this sweep: its results are a copy of this run's.
+      ...(anyReused ? { reused_from: r.reusedFrom } : {}),
       error: r.error,
     })),
     write,
@@ -45,7 +48,8 @@ export function printRuns(runs: RunDetail[], write: (s: string) => void): void {
 export function printStatus(s: SweepStatusReport, write: (s: string) => void): void {
   const c = s.runs;
   write(`${s.sweepId}  ${s.status}${s.message ? `  (${s.message})` : ''}`);
-  write(`runs: ${c.total} total, ${c.completed} completed, ${c.running} running, ${c.pending} pending, ${c.failed} failed, ${c.cancelled} cancelled`);
+  const reused = s.reused > 0 ? ` (${s.reused} reused from earlier sweeps, not trained here)` : '';
+  write(`runs: ${c.total} total, ${c.completed} completed${reused}, ${c.running} running, ${c.pending} pending, ${c.failed} failed, ${c.cancelled} cancelled`);
   write(computeLine(s.compute));
   printRuns(s.runsDetail, write);
 }

@@ -21,6 +21,7 @@ import { runReadOnlySql, withDatabaseUrl } from './sql';
 import { registerAnalysisCommands } from './analysisCommands';
 import { registerDataCommands } from './dataCommands';
 import { checkData } from '../client/dataCheck';
+import { registerLifecycleCommands } from './lifecycleCommands';
 import { runDemo } from './demo';
 import { prepareGpuSlots } from '../stack/gpuSlots';
 import { prepareNativeBackend } from '../stack/nativeBackend';
@@ -179,9 +180,10 @@ Examples:
     .command('submit <file>')
     .description('validate a sweep file, store the sweep and start it')
     .option('--name <name>', 'sweep name (default: the file\'s name:)')
+    .option('--no-reuse', 'train every run, even one completed in another sweep with the same configuration and code')
     .option('--wait', 'wait until the sweep finishes, showing progress')
     .option('--json', 'one line of JSON on stdout')
-    .action(async (file: string, o: { name?: string; wait?: boolean; json?: boolean }) => {
+    .action(async (file: string, o: { name?: string; reuse: boolean; wait?: boolean; json?: boolean }) => {
       const spec = readSweepFile(file, { name: o.name });
       await checkData(spec, file, { cacheDir: enginePaths().cacheDir });
       let final: SweepStatusReport | undefined;
@@ -194,8 +196,9 @@ Examples:
               `runs wait until one does: sparsity worker --task-queue ${spec.taskQueue}`,
           );
         }
-        const submitted = await submitSweep(db, c, spec);
-        err(`submitted ${submitted.sweepId}: ${submitted.runs} runs on queue "${spec.taskQueue}"`);
+        const submitted = await submitSweep(db, c, spec, { reuse: o.reuse });
+        const reused = submitted.reused ? ` (${submitted.reused} reused from earlier sweeps)` : '';
+        err(`submitted ${submitted.sweepId}: ${submitted.runs} runs${reused} on queue "${spec.taskQueue}"`);
         if (endpoints.uiUrl) err(`watch: ${endpoints.uiUrl}/namespaces/${endpoints.namespace}/workflows?query=${encodeURIComponent(`SparsitySweep="${submitted.sweepId}"`)}`);
         if (o.wait) {
           const display = o.json ? undefined : new StatusDisplay();
@@ -204,7 +207,7 @@ Examples:
         }
         return submitted;
       });
-      if (o.json) out({ sweepId: result.sweepId, runs: result.runs, ...(final ? { status: final.status, counts: final.runs } : {}) });
+      if (o.json) out({ sweepId: result.sweepId, runs: result.runs, reused: result.reused, ...(final ? { status: final.status, counts: final.runs } : {}) });
       else {
         out(result.sweepId);
         if (final) printStatus(final, err);
@@ -242,7 +245,8 @@ Examples:
               status: s.status,
               runs: s.runs,
               compute: s.compute,
-              runsDetail: s.runsDetail.map((r) => ({ runId: r.runId, label: r.label, status: r.status, progress: r.progress })),
+              reused: s.reused,
+              runsDetail: s.runsDetail.map((r) => ({ runId: r.runId, label: r.label, status: r.status, progress: r.progress, attempts: r.attempts, reusedFrom: r.reusedFrom })),
             });
           } else printStatus(s, out);
         } finally {
@@ -325,6 +329,7 @@ Examples:
   registerAnalysisCommands(program, { out, err, intArg, withServices });
   registerGcCommand(program, { out, err, intArg, withServices });
   registerDataCommands(program, { out, err, paths: enginePaths });
+  registerLifecycleCommands(program, { out, err, intArg, withServices });
   return program;
 }
 

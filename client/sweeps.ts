@@ -1,8 +1,9 @@
 // What the CLI does to sweeps: submit, inspect, steer. Data out, no printing here.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Db } from '../db/connect';
-import { runDetails, type RunDetail } from '../db/runs';
+import { reuseCompletedRuns, runDetails, type RunDetail } from '../db/runs';
 import { ladderSavings, type LadderSavings } from '../db/ladders';
+import { codeVersion } from '../engine/codeVersion';
 import type { RunStatus } from '../db/schema';
 import { deleteSweep, findSweep, insertSweep, recentSweepIds, setSweepPaused, setSweepStatus, sweepExists } from '../db/sweeps';
 import { gridSize, runAt, runIdOf } from '../domain/grid';
@@ -44,27 +45,36 @@ export async function queueHasPollers(client: Client, taskQueue: string): Promis
 export interface SubmitResult {
   sweepId: string;
   runs: number;
+  /** Runs copied from runs completed elsewhere (same run_key and code version), not trained. */
+  reused: number;
   workflowId: string;
 }
 
-/** Stores the sweep and its runs, then starts the workflow; a failed start leaves nothing behind. */
-export async function submitSweep(db: Db, client: Client, spec: SweepSpec): Promise<SubmitResult> {
+/**
+ * Stores the sweep and its runs, then starts the workflow; a failed start leaves nothing behind.
+ * With `reuse` (the CLI's default; off here so benchmarks and tests train what they submit), runs
+ * completed elsewhere with the same run_key and code version are copied (db/runs.ts
+ * reuseCompletedRuns) and the workflow skips them.
+ */
+export async function submitSweep(db: Db, client: Client, spec: SweepSpec, opts: { reuse?: boolean } = {}): Promise<SubmitResult> {
   const sweepId = await freshSweepId(db, spec.name);
   const workflowId = sweepWorkflowId(sweepId);
   const total = gridSize(spec);
   await insertSweep(db, { id: sweepId, spec, workflowId, total }, (i) => ({ ...runAt(spec, i), id: runIdOf(sweepId, i) }));
+  let reused = 0;
   try {
+    if (opts.reuse) reused = await reuseCompletedRuns(db, sweepId, codeVersion());
     await client.workflow.start(SweepWorkflow, {
       workflowId,
       taskQueue: spec.taskQueue,
-      args: [{ sweepId, spec }],
+      args: [{ sweepId, spec, plan: 'stored' }],
       typedSearchAttributes: [{ key: SA_SWEEP, value: sweepId }],
     });
   } catch (err) {
     await deleteSweep(db, sweepId);
     throw err;
   }
-  return { sweepId, runs: total, workflowId };
+  return { sweepId, runs: total, reused, workflowId };
 }
 
 export type { RunDetail };
@@ -76,6 +86,8 @@ export interface SweepStatusReport {
   message: string | null;
   paused: boolean;
   runs: { total: number; completed: number; running: number; failed: number; cancelled: number; pending: number };
+  /** Completed runs copied from another sweep (counted in runs.completed too). */
+  reused: number;
   runsDetail: RunDetail[];
   /** Steps trained against steps if every run trained from scratch (token-budget ladders save the difference). */
   compute: LadderSavings;
@@ -118,6 +130,7 @@ export async function sweepStatus(db: Db, client: Client | undefined, sweepId: s
       cancelled: count('cancelled'),
       pending: count('pending'),
     },
+    reused: runsDetail.filter((r) => r.reusedFrom !== null && r.status === 'completed').length,
     runsDetail,
     compute: await ladderSavings(db, sweepId),
   };

@@ -3,6 +3,7 @@
 import { sql } from 'kysely';
 import type { Db } from './connect';
 import { blobReferenced } from './ladders';
+import type { RunConfig } from '../domain/spec';
 import type { RunStatus } from './schema';
 
 /** The pointer row of a run's last committed checkpoint: the blob lives in a checkpoint store (stores/). */
@@ -38,6 +39,8 @@ export interface ModelRecord {
   totalParams: number;
   nonEmbeddingParams: number;
   linearParams: number;
+  /** engine/codeVersion.ts of the worker: what reuse compares. */
+  codeVersion: string;
 }
 
 /** What the first segment learns about a run: where it trains and how many parameters it has. */
@@ -50,6 +53,7 @@ export async function recordModel(db: Db, runId: string, m: ModelRecord): Promis
       total_params: m.totalParams,
       non_embedding_params: m.nonEmbeddingParams,
       linear_params: m.linearParams,
+      code_version: m.codeVersion,
       updated_at: sql`now()`,
     })
     .where('id', '=', runId)
@@ -128,6 +132,9 @@ export interface RunDetail {
   /** Token-budget ladder: the trunk this run branched from and the step (its points up to it are the trunk's). */
   branchOf: string | null;
   branchStep: number | null;
+  /** The run whose stored results this one copied; null when trained in this sweep. */
+  reusedFrom: string | null;
+  attempts: number;
 }
 
 export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> {
@@ -156,6 +163,8 @@ export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> 
       'runs.error',
       'runs.branch_of',
       'runs.branch_step',
+      'runs.reused_from',
+      'runs.attempts',
       'last.activation_ratio',
     ])
     .where('runs.sweep_id', '=', sweepId)
@@ -175,5 +184,129 @@ export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> 
     error: r.error,
     branchOf: r.branch_of,
     branchStep: r.branch_step,
+    reusedFrom: r.reused_from,
+    attempts: r.attempts,
   }));
+}
+
+/** A run the sweep workflow is to launch, as its stored row says. */
+export interface StoredRun {
+  index: number;
+  runId: string;
+  config: RunConfig;
+}
+
+/**
+ * The sweep's pending runs with a run index above `after`, in index order, at most `limit`;
+ * `remaining` counts all of them (this page included).
+ */
+export async function pendingRuns(db: Db, sweepId: string, after: number, limit: number): Promise<{ runs: StoredRun[]; remaining: number }> {
+  const pending = db.selectFrom('runs').where('sweep_id', '=', sweepId).where('status', '=', 'pending').where('run_index', '>', after);
+  const rows = await pending.select(['run_index', 'id', 'config']).orderBy('run_index').limit(limit).execute();
+  const { n } = await pending.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  return { runs: rows.map((r) => ({ index: r.run_index, runId: r.id, config: r.config })), remaining: Number(n) };
+}
+
+export interface RunCounts {
+  total: number;
+  pending: number;
+  running: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  /** Completed runs whose results were copied from another sweep (counted in `completed` too). */
+  reused: number;
+}
+
+/** A sweep's runs by status, from the rows (the truth after retries and extensions). */
+export async function countRuns(db: Db, sweepId: string): Promise<RunCounts> {
+  const rows = await db
+    .selectFrom('runs')
+    .select(['status', (eb) => eb.fn.countAll<number>().as('n'), (eb) => eb.fn.count<number>('reused_from').as('reused')])
+    .where('sweep_id', '=', sweepId)
+    .groupBy('status')
+    .execute();
+  const c: RunCounts = { total: 0, pending: 0, running: 0, completed: 0, failed: 0, cancelled: 0, reused: 0 };
+  for (const r of rows) {
+    c[r.status] += Number(r.n);
+    c.total += Number(r.n);
+    if (r.status === 'completed') c.reused += Number(r.reused);
+  }
+  return c;
+}
+
+/**
+ * Whether a stored run's code may stand in for `codeVersion`: the one place that decides what
+ * "same code" means for reuse (extend it here when runs record more, e.g. the git commit).
+ */
+function sameCode(codeVersion: string) {
+  return sql<boolean>`s.code_version = ${codeVersion}`;
+}
+
+/**
+ * Marks each pending run of `sweepId` that was completed elsewhere (same run_key, same code) as
+ * completed, copying the source's points, metric and layer points and final figures; the copy
+ * records its origin in `reused_from` (the original run, never a copy), 0 attempts and 0 seconds.
+ * One transaction. Returns how many runs were reused.
+ */
+export async function reuseCompletedRuns(db: Db, sweepId: string, codeVersion: string): Promise<number> {
+  return db.transaction().execute(async (tx) => {
+    await sql`
+      create temporary table reuse_pairs on commit drop as
+      select distinct on (r.id) r.id as run_id, s.id as src_id, coalesce(s.reused_from, s.id) as origin
+      from runs r
+      join runs s on s.run_key = r.run_key and s.sweep_id <> r.sweep_id and s.status = 'completed' and ${sameCode(codeVersion)}
+      where r.sweep_id = ${sweepId} and r.status = 'pending'
+      order by r.id, (s.reused_from is null) desc, s.finished_at desc, s.id`.execute(tx);
+    await sql`
+      insert into run_points (run_id, step, tokens, train_loss, val_loss, activation_ratio, metric, dead_ratio, nonzero_params, lr, recorded_at)
+      select q.run_id, x.step, x.tokens, x.train_loss, x.val_loss, x.activation_ratio, x.metric, x.dead_ratio, x.nonzero_params, x.lr, x.recorded_at
+      from reuse_pairs q join run_points x on x.run_id = q.src_id`.execute(tx);
+    await sql`
+      insert into metric_points (run_id, step, metric, activation_ratio, detail)
+      select q.run_id, x.step, x.metric, x.activation_ratio, x.detail from reuse_pairs q join metric_points x on x.run_id = q.src_id`.execute(tx);
+    await sql`
+      insert into layer_points (run_id, step, layer, metric, activation_ratio)
+      select q.run_id, x.step, x.layer, x.metric, x.activation_ratio from reuse_pairs q join layer_points x on x.run_id = q.src_id`.execute(tx);
+    const updated = await sql`
+      update runs r set status = 'completed', reused_from = q.origin, code_version = s.code_version,
+        backend = s.backend, worker = s.worker, total_params = s.total_params,
+        non_embedding_params = s.non_embedding_params, linear_params = s.linear_params,
+        avg_nonzero_params = s.avg_nonzero_params, steps_done = s.steps_done,
+        final_train_loss = s.final_train_loss, final_val_loss = s.final_val_loss,
+        train_seconds = 0, measure_seconds = 0, attempts = 0, error = null,
+        started_at = now(), finished_at = now(), updated_at = now()
+      from reuse_pairs q join runs s on s.id = q.src_id
+      where r.id = q.run_id`.execute(tx);
+    return Number(updated.numAffectedRows ?? 0);
+  });
+}
+
+/**
+ * Puts a sweep's finished runs back to `pending` for a retry: those in `statuses`, limited to
+ * `runIds` when given. Checkpoints, points and attempts stay, so each resumes where it stopped.
+ * Returns the ids that moved.
+ */
+export async function reopenRuns(db: Db, sweepId: string, statuses: ('failed' | 'cancelled')[], runIds?: string[]): Promise<string[]> {
+  let q = db
+    .updateTable('runs')
+    .set({ status: 'pending', error: null, finished_at: null, updated_at: sql`now()` })
+    .where('sweep_id', '=', sweepId)
+    .where('status', 'in', statuses);
+  if (runIds) q = q.where('id', 'in', runIds);
+  return (await q.returning('id').execute()).map((r) => r.id);
+}
+
+/** The runs of a sweep in the given states (all of them when `statuses` is empty), in run order. */
+export async function runsInStatus(db: Db, sweepId: string, statuses: RunStatus[]): Promise<{ id: string; status: RunStatus }[]> {
+  let q = db.selectFrom('runs').select(['id', 'status']).where('sweep_id', '=', sweepId);
+  if (statuses.length > 0) q = q.where('status', 'in', statuses);
+  return q.orderBy('run_index').execute();
+}
+
+/** Sets runs back to a status they had (a retry whose workflow could not start). */
+export async function setRunsStatus(db: Db, runIds: string[], status: RunStatus): Promise<void> {
+  for (let start = 0; start < runIds.length; start += 1000) {
+    await db.updateTable('runs').set({ status, updated_at: sql`now()` }).where('id', 'in', runIds.slice(start, start + 1000)).execute();
+  }
 }

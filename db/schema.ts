@@ -9,6 +9,8 @@ export type RunStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancel
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 /** bigint columns come back from pg as strings; we parse them to numbers in db/connect.ts. */
 type Count = ColumnType<number, number, number>;
+/** A nullable column that inserts may leave out (null). */
+type Optional<T> = ColumnType<T | null, T | null | undefined, T | null>;
 
 export interface SweepsTable {
   id: string;
@@ -17,7 +19,10 @@ export interface SweepsTable {
   status: SweepStatus;
   task_queue: string;
   total_runs: number;
+  /** The sweep's current (last started) workflow execution. */
   workflow_id: string;
+  /** Workflow executions so far: 1 at submit, +1 per `retry` or `extend`. */
+  executions: Generated<number>;
   message: string | null;
   created_at: Generated<Date>;
   finished_at: Timestamp | null;
@@ -46,6 +51,10 @@ export interface RunsTable {
   train_seconds: Generated<number>;
   measure_seconds: Generated<number>;
   attempts: Generated<number>;
+  /** The run whose stored results this run copied (`submit`/`extend` reuse); null when trained here. */
+  reused_from: Optional<string>;
+  /** `<package version>+<code fingerprint>` of the code that trained the run; reuse requires it equal. */
+  code_version: Optional<string>;
   error: string | null;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;

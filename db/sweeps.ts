@@ -23,6 +23,30 @@ export async function recentSweepIds(db: Db, limit: number): Promise<string[]> {
  * with its id; runs are inserted 1,000 rows at a time so a 100,000-run grid stays within the
  * protocol's bind-parameter limit.
  */
+function runRow(sweepId: string, run: PlannedRun & { id: string }) {
+  return {
+    id: run.id,
+    sweep_id: sweepId,
+    run_index: run.index,
+    run_key: run.key,
+    label: run.label,
+    config: JSON.stringify(run.config),
+    status: 'pending' as const,
+    backend: null,
+    worker: null,
+    total_params: null,
+    non_embedding_params: null,
+    linear_params: null,
+    avg_nonzero_params: null,
+    steps_total: run.config.training.steps,
+    final_train_loss: null,
+    final_val_loss: null,
+    error: null,
+    started_at: null,
+    finished_at: null,
+  };
+}
+
 export async function insertSweep(
   db: Db,
   sweep: { id: string; spec: SweepSpec; workflowId: string; total: number },
@@ -47,28 +71,7 @@ export async function insertSweep(
     for (let start = 0; start < sweep.total; start += chunk) {
       const rows = [];
       for (let i = start; i < Math.min(sweep.total, start + chunk); i++) {
-        const run = runAt(i);
-        rows.push({
-          id: run.id,
-          sweep_id: sweep.id,
-          run_index: i,
-          run_key: run.key,
-          label: run.label,
-          config: JSON.stringify(run.config),
-          status: 'pending' as const,
-          backend: null,
-          worker: null,
-          total_params: null,
-          non_embedding_params: null,
-          linear_params: null,
-          avg_nonzero_params: null,
-          steps_total: run.config.training.steps,
-          final_train_loss: null,
-          final_val_loss: null,
-          error: null,
-          started_at: null,
-          finished_at: null,
-        });
+        rows.push(runRow(sweep.id, runAt(i)));
       }
       await tx.insertInto('runs').values(rows).execute();
     }
@@ -139,4 +142,71 @@ export async function finalPoints(db: Db, sweepId: string) {
     .where('sweep_id', '=', sweepId)
     .orderBy('run_id')
     .execute();
+}
+
+/**
+ * Opens a further workflow execution of a sweep (retry, extend): status `running`, the new
+ * workflow id, `executions` + 1, and for an extension the new spec and run count. Guarded by the
+ * execution count read before: returns false when another execution began meanwhile.
+ */
+export async function beginExecution(
+  db: Db,
+  input: { sweepId: string; executions: number; workflowId: string; spec?: SweepSpec; total?: number },
+): Promise<boolean> {
+  const row = await db
+    .updateTable('sweeps')
+    .set({
+      status: 'running',
+      message: null,
+      finished_at: null,
+      workflow_id: input.workflowId,
+      executions: input.executions + 1,
+      ...(input.spec ? { spec: JSON.stringify(input.spec) } : {}),
+      ...(input.total !== undefined ? { total_runs: input.total } : {}),
+    })
+    .where('id', '=', input.sweepId)
+    .where('executions', '=', input.executions)
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Puts a sweep row back as it was before `beginExecution` (its workflow could not start). */
+export async function restoreSweepRow(
+  db: Db,
+  before: { id: string; status: SweepStatus; message: string | null; workflow_id: string; executions: number; spec: SweepSpec; total_runs: number; finished_at: Date | null },
+): Promise<void> {
+  await db
+    .updateTable('sweeps')
+    .set({
+      status: before.status,
+      message: before.message,
+      workflow_id: before.workflow_id,
+      executions: before.executions,
+      spec: JSON.stringify(before.spec),
+      total_runs: before.total_runs,
+      finished_at: before.finished_at,
+    })
+    .where('id', '=', before.id)
+    .execute();
+}
+
+/** Adds runs (status `pending`) to an existing sweep; their indices follow the existing ones. */
+export async function insertRuns(db: Db, sweepId: string, runs: (PlannedRun & { id: string })[]): Promise<void> {
+  for (let start = 0; start < runs.length; start += 1000) {
+    await db.insertInto('runs').values(runs.slice(start, start + 1000).map((r) => runRow(sweepId, r))).execute();
+  }
+}
+
+/** The stored keys of a sweep's runs and the highest run index. */
+export async function runKeysOf(db: Db, sweepId: string): Promise<{ keys: Set<string>; maxIndex: number }> {
+  const rows = await db.selectFrom('runs').select(['run_key', 'run_index']).where('sweep_id', '=', sweepId).execute();
+  return { keys: new Set(rows.map((r) => r.run_key)), maxIndex: rows.reduce((m, r) => Math.max(m, r.run_index), -1) };
+}
+
+/** Removes runs an extension added (its workflow could not start; reused copies go too). */
+export async function deleteRuns(db: Db, runIds: string[]): Promise<void> {
+  for (let start = 0; start < runIds.length; start += 1000) {
+    await db.deleteFrom('runs').where('id', 'in', runIds.slice(start, start + 1000)).execute();
+  }
 }

@@ -2,8 +2,9 @@
 import { validateSweep, type SweepFileInput } from '../domain/sweepSchema';
 import type { SweepSpec } from '../domain/spec';
 
-export function tinySweep(overrides: Partial<SweepFileInput> = {}): SweepSpec {
-  const input: SweepFileInput = {
+/** The sweep file behind `tinySweep` (what a test writes to disk for the CLI). */
+export function tinySweepInput(overrides: Partial<SweepFileInput> = {}): SweepFileInput {
+  return {
     name: 'tiny',
     taskQueue: `test-${Math.random().toString(36).slice(2, 8)}`,
     maxParallel: 2,
@@ -22,5 +23,8 @@ export function tinySweep(overrides: Partial<SweepFileInput> = {}): SweepSpec {
     },
     ...overrides,
   };
-  return validateSweep(input, 'test sweep');
+}
+
+export function tinySweep(overrides: Partial<SweepFileInput> = {}): SweepSpec {
+  return validateSweep(tinySweepInput(overrides), 'test sweep');
 }

@@ -87,6 +87,8 @@ export function runOrchestrationWorker(opts: WorkerOptions, signal: AbortSignal)
         startRun: activities.startRun,
         finishRun: activities.finishRun,
         setSweepStatus: activities.setSweepStatus,
+        pendingRuns: activities.pendingRuns,
+        countRuns: activities.countRuns,
         fitSweep: activities.fitSweep,
         collectCheckpointGarbage: activities.collectCheckpointGarbage,
         branchFromTrunk: activities.branchFromTrunk,

@@ -11,10 +11,13 @@ const dir = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'historie
 
 describe('workflow determinism', { timeout: 300_000 }, () => {
   for (const [name, workflowId] of [
+    // The grid plan (sweeps started before stored plans), frozen.
     ['sweep.json', 'sweep'],
+    // The stored plan: what every submit, retry and extend runs now.
+    ['sweep-stored.json', 'sweep'],
     ['run.json', 'run'],
   ] as const) {
-    it(`replays the ${workflowId} workflow history without non-determinism`, async () => {
+    it(`replays the ${workflowId} workflow history ${name} without non-determinism`, async () => {
       const history = JSON.parse(readFileSync(path.join(dir, name), 'utf8'));
       assert.ok(history.events.length > 10, 'a real history');
       await Worker.runReplayHistory({ workflowsPath: require.resolve('../../workflows') }, history, workflowId);

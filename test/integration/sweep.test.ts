@@ -160,8 +160,9 @@ describe('a sweep end to end (real Temporal + Postgres)', { timeout: 600_000 }, 
   it('keeps workflow histories for the replay test', async () => {
     if (!process.env.UPDATE_HISTORIES) return;
     const dir = path.join(__dirname, '..', '..', '..', 'test', 'fixtures', 'histories');
+    // sweep.json stays frozen: it guards the grid plan of sweeps started before stored plans.
     const sweep = await stack.client.workflow.getHandle(`sweep-${sweepId}`).fetchHistory();
-    writeFileSync(path.join(dir, 'sweep.json'), historyToJSON(sweep));
+    writeFileSync(path.join(dir, 'sweep-stored.json'), historyToJSON(sweep));
     const run = await stack.client.workflow.getHandle(runIdOf(sweepId, 1)).fetchHistory();
     writeFileSync(path.join(dir, 'run.json'), historyToJSON(run));
   });
