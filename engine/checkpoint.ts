@@ -2,7 +2,9 @@
 // Float32 bytes are copied as they are, so restoring is bit-exact.
 import * as tf from '@tensorflow/tfjs-core';
 
-const MAGIC = 'SPCK0001';
+/** The format tag at the start of every checkpoint. */
+export const CHECKPOINT_MAGIC = 'SPCK0001';
+const MAGIC = CHECKPOINT_MAGIC;
 
 export interface CheckpointCounters {
   step: number;
@@ -25,29 +27,43 @@ interface TensorEntry {
   offset: number;
 }
 
-export function encodeCheckpoint(contents: CheckpointContents): Uint8Array {
+/**
+ * The layout of a checkpoint (format SPCK0001): the 12-byte preamble (magic, header length) and the
+ * padded JSON header, the tensors in the order their floats follow, and the total float count. One
+ * function for the whole-buffer and the streaming encoder (checkpointStream.ts), so both write the
+ * same bytes.
+ */
+export function checkpointLayout(contents: CheckpointContents): { head: Uint8Array; tensors: tf.Tensor[]; floats: number } {
   const entries: TensorEntry[] = [];
-  const chunks: Float32Array[] = [];
+  const tensors: tf.Tensor[] = [];
   const groupSizes: Record<string, number> = {};
   let offset = 0;
-  for (const [group, tensors] of Object.entries(contents.groups)) {
-    groupSizes[group] = tensors.length;
-    tensors.forEach((t, index) => {
+  for (const [group, list] of Object.entries(contents.groups)) {
+    groupSizes[group] = list.length;
+    list.forEach((t, index) => {
       if (!t) return;
-      const data = t.dataSync() as Float32Array;
       entries.push({ group, index, shape: t.shape, offset });
-      chunks.push(data);
-      offset += data.length;
+      tensors.push(t);
+      offset += t.size;
     });
   }
   const header = new TextEncoder().encode(JSON.stringify({ counters: contents.counters, groupSizes, entries }));
   // Pad the header so the float data starts 4-byte aligned (a Float32Array view can then alias it).
   const headerLen = Math.ceil((header.length + 12) / 4) * 4 - 12;
-  const out = new Uint8Array(12 + headerLen + offset * 4);
-  out.set(new TextEncoder().encode(MAGIC), 0);
-  new DataView(out.buffer).setUint32(8, headerLen, true);
-  out.set(header, 12);
-  out.fill(0x20, 12 + header.length, 12 + headerLen);
+  const head = new Uint8Array(12 + headerLen);
+  head.set(new TextEncoder().encode(MAGIC), 0);
+  new DataView(head.buffer).setUint32(8, headerLen, true);
+  head.set(header, 12);
+  head.fill(0x20, 12 + header.length);
+  return { head, tensors, floats: offset };
+}
+
+export function encodeCheckpoint(contents: CheckpointContents): Uint8Array {
+  const { head, tensors, floats: offset } = checkpointLayout(contents);
+  const headerLen = head.length - 12;
+  const chunks = tensors.map((t) => t.dataSync() as Float32Array);
+  const out = new Uint8Array(head.length + offset * 4);
+  out.set(head, 0);
   const floats = new Float32Array(out.buffer, 12 + headerLen, offset);
   let at = 0;
   for (const c of chunks) {

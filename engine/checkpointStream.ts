@@ -2,9 +2,8 @@
 // checkpoint of any size passes through a bounded buffer: the bytes produced are identical to
 // encodeCheckpoint's, and decodeCheckpointStream reads what either writer produced.
 import * as tf from '@tensorflow/tfjs-core';
-import type { CheckpointContents, CheckpointCounters } from './checkpoint';
+import { checkpointLayout, CHECKPOINT_MAGIC as MAGIC, type CheckpointContents, type CheckpointCounters } from './checkpoint';
 
-const MAGIC = 'SPCK0001';
 /** The format these functions write and read; stored with each checkpoint pointer. */
 export const CHECKPOINT_FORMAT_VERSION = 1;
 /** Largest piece yielded by the encoder (bytes); views of the tensor's data, not copies. */
@@ -35,27 +34,7 @@ const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
  * The concatenated output equals encodeCheckpoint(contents) byte for byte.
  */
 export async function* encodeCheckpointStream(contents: CheckpointContents): AsyncGenerator<Uint8Array> {
-  const entries: TensorEntry[] = [];
-  const tensors: tf.Tensor[] = [];
-  const groupSizes: Record<string, number> = {};
-  let offset = 0;
-  for (const [group, list] of Object.entries(contents.groups)) {
-    groupSizes[group] = list.length;
-    list.forEach((t, index) => {
-      if (!t) return;
-      entries.push({ group, index, shape: t.shape, offset });
-      tensors.push(t);
-      offset += t.size;
-    });
-  }
-  const header = new TextEncoder().encode(JSON.stringify({ counters: contents.counters, groupSizes, entries }));
-  // Same padding as encodeCheckpoint: the float data starts 4-byte aligned.
-  const headerLen = Math.ceil((header.length + 12) / 4) * 4 - 12;
-  const head = new Uint8Array(12 + headerLen);
-  head.set(new TextEncoder().encode(MAGIC), 0);
-  new DataView(head.buffer).setUint32(8, headerLen, true);
-  head.set(header, 12);
-  head.fill(0x20, 12 + header.length);
+  const { head, tensors } = checkpointLayout(contents);
   yield head;
   for (const t of tensors) {
     const raw = await t.data();
