@@ -4,6 +4,7 @@ import { createBookkeeping } from './bookkeeping';
 import { createTrainSegment } from './trainSegment';
 import { createFitSweep } from './fitSweep';
 import type { BackendName, EnginePaths } from '../engine/types';
+import type { CodeProvenance } from '../domain/provenance';
 
 export interface ActivityDeps {
   db: Db;
@@ -13,6 +14,12 @@ export interface ActivityDeps {
   backend?: BackendName;
   /** Where the engine caches data and finds the native backend (the worker's host decides). */
   paths: EnginePaths;
+  /** The code this process runs, recorded with every segment (workers/provenance.ts). */
+  code: CodeProvenance;
+  /** Training slot number on this host. */
+  slot?: number;
+  /** True once the slot was asked to stop (SIGTERM): a segment returns at its next eval point. */
+  draining?: () => boolean;
 }
 
 export function createActivities(deps: ActivityDeps) {

@@ -1,13 +1,19 @@
 // The training activity: restore the last committed checkpoint, train to the next segment
 // boundary, and at every eval point commit points + checkpoint in ONE transaction
-// (db/points.ts). A retry therefore restarts from exactly what is stored.
+// (db/points.ts). A retry therefore restarts from exactly what is stored. Each attempt is one
+// `run_segments` row (build, host, device); on SIGTERM (deps.draining) the segment stops at its
+// next eval point, after committing it, and returns the step reached.
+import os from 'node:os';
 import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
 import { commitEvalPoint } from '../db/points';
+import { finishSegment, startSegment } from '../db/provenance';
 import { countAttempt, loadTrainingState, recordModel } from '../db/runs';
+import type { SegmentStatus } from '../db/schema';
 import { hashJson } from '../domain/hash';
 import { isEvalStep } from '../domain/segments';
 import type { RunConfig } from '../domain/spec';
 import { createTrainer, initBackend } from '../engine';
+import { deviceInfo } from '../engine/device';
 import type { Trainer } from '../engine/types';
 import type { ActivityDeps } from '.';
 
@@ -19,6 +25,7 @@ export interface SegmentInput {
 }
 
 export interface SegmentResult {
+  /** Last committed step: `toStep`, or an earlier eval point when the slot was drained (SIGTERM). */
   step: number;
   /** Set when the loss stopped being finite; the run is then failed, not retried. */
   diverged?: string;
@@ -47,11 +54,29 @@ export function createTrainSegment(deps: ActivityDeps) {
     if (stored && stored.step >= input.toStep) return { step: stored.step };
 
     await countAttempt(db, input.runId);
-    ctx.heartbeat({ step: stored?.step ?? 0, phase: 'restoring' });
+    let committed = stored?.step ?? 0;
+    const segmentId = await startSegment(db, {
+      runId: input.runId,
+      attempt: ctx.info.attempt,
+      fromStep: committed,
+      toStep: input.toStep,
+      worker: deps.workerName,
+      host: os.hostname(),
+      slot: deps.slot,
+      code: deps.code,
+      device: deviceInfo(backend, deps.slot),
+    });
+    let ended: { status: Exclude<SegmentStatus, 'running'>; step: number } = { status: 'failed', step: committed };
+    const end = (status: Exclude<SegmentStatus, 'running'>, result: SegmentResult): SegmentResult => {
+      ended = { status, step: status === 'diverged' ? committed : result.step };
+      return result;
+    };
+    ctx.heartbeat({ step: committed, phase: 'restoring' });
     let trainer: Trainer;
     try {
       trainer = await createTrainer(input.config, { paths: deps.paths, backend, checkpoint: stored?.data });
     } catch (err) {
+      await finishSegment(db, segmentId, 'failed', committed).catch(() => undefined);
       // A configuration the engine refuses fails the same way on every worker: do not retry it.
       throw ApplicationFailure.nonRetryable(`cannot build the model: ${(err as Error).message}`, 'InvalidRunConfig');
     }
@@ -70,10 +95,13 @@ export function createTrainSegment(deps: ActivityDeps) {
       let lastLr = 0;
       let wallStart = Date.now();
       while (trainer.step < input.toStep) {
-        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('run cancelled');
+        if (ctx.cancellationSignal.aborted) {
+          ended = { status: 'cancelled', step: committed };
+          throw new CancelledFailure('run cancelled');
+        }
         const log = await trainer.trainStep();
         if (!Number.isFinite(log.loss)) {
-          return { step: log.step, diverged: `training loss became ${log.loss} at step ${log.step}` };
+          return end('diverged', { step: log.step, diverged: `training loss became ${log.loss} at step ${log.step}` });
         }
         lossSum += log.loss;
         lossCount++;
@@ -85,7 +113,7 @@ export function createTrainSegment(deps: ActivityDeps) {
           const result = await trainer.evaluate();
           ctx.heartbeat({ step: trainer.step, phase: 'committing' });
           if (!Number.isFinite(result.valLoss)) {
-            return { step: trainer.step, diverged: `validation loss became ${result.valLoss} at step ${trainer.step}` };
+            return end('diverged', { step: trainer.step, diverged: `validation loss became ${result.valLoss} at step ${trainer.step}` });
           }
           const checkpoint = await trainer.checkpoint();
           const seconds = (Date.now() - wallStart) / 1000;
@@ -108,15 +136,21 @@ export function createTrainSegment(deps: ActivityDeps) {
             measureSeconds: result.measureSeconds,
             worker: deps.workerName,
           });
+          committed = result.step;
           lossSum = 0;
           lossCount = 0;
           wallStart = Date.now();
+          // Draining (SIGTERM): everything so far is committed; hand the rest of the segment
+          // back to the workflow, which schedules it on another slot.
+          if (deps.draining?.() && trainer.step < input.toStep) return end('drained', { step: committed });
         }
         await yieldToEventLoop();
       }
-      return { step: trainer.step };
+      return end('completed', { step: trainer.step });
     } finally {
       trainer.dispose();
+      // Best effort: a lost database must not turn a finished segment into a failed attempt.
+      await finishSegment(db, segmentId, ended.status, ended.step).catch(() => undefined);
     }
   };
 }

@@ -1,6 +1,7 @@
 // Human-readable output: tables and the live progress display (stderr).
 import cliProgress from 'cli-progress';
 import type { RunDetail, SweepStatusReport } from '../client/sweeps';
+import { describeDevice } from '../engine/device';
 
 const fmt = (v: unknown): string => {
   if (v === null || v === undefined) return '';
@@ -35,6 +36,9 @@ export function printRuns(runs: RunDetail[], write: (s: string) => void): void {
       val_loss: r.valLoss,
       activation_ratio: r.activationRatio,
       backend: r.backend,
+      device: describeDevice(r.device),
+      host: r.device?.host ?? null,
+      build: r.buildId === null ? null : `${r.buildId}${r.mixedBuilds ? ' (MIXED builds)' : ''}`,
       error: r.error,
     })),
     write,

@@ -6,7 +6,8 @@ import { BACKENDS } from '../engine/types';
 import type { BackendName } from '../engine/types';
 import { connect, migrateToLatest, type Db } from '../db/connect';
 import { connectClient, type Endpoints } from '../workers/connections';
-import { runOrchestrationWorker, runTrainingSlot, forkTrainingSlots } from '../workers/worker';
+import { runOrchestrationWorker, runTrainingSlot, forkTrainingSlots, connectionsNeeded, DEFAULT_DRAIN_TIMEOUT_SECONDS } from '../workers/worker';
+import { codeProvenance } from '../workers/provenance';
 import { UsageError } from '../domain/errors';
 import { readSweepFile } from '../client/sweepFile';
 import { NoServiceError, readEmbeddedEndpoints, redactUrl, removeEmbeddedEndpoints, resolveEndpoints, writeEmbeddedEndpoints } from '../stack/endpoints';
@@ -120,33 +121,69 @@ Examples:
   program
     .command('worker')
     .description('serve a task queue: workflows, bookkeeping and N training slots (one process each)')
-    .option('--task-queue <q>', 'task queue (the sweep file names it)', 'sparsity')
+    .option('--task-queue <q>', 'task queue (the sweep file names it; by kind of host: gpu-h100, gpu-a100, cpu)', 'sparsity')
     .option('--slots <n>', 'training slots: one per GPU on GPU hosts, one per core on CPU', intArg('--slots'), 1)
+    .option('--slots-only', 'only training slots: no workflows, bookkeeping or fits on this host (GPU hosts)')
+    .option('--db-connections <n>', 'most Postgres connections this host may open; refuse to start if the slots need more', intArg('--db-connections'))
+    .option('--drain-timeout <s>', 'on SIGTERM, seconds a slot may take to reach its next eval point before it is cancelled', intArg('--drain-timeout'), DEFAULT_DRAIN_TIMEOUT_SECONDS)
+    .option('--no-versioning', 'no Temporal Worker Versioning (servers without worker deployments); see README "Provenance"')
     .addOption(new Option('--backend <b>', 'training backend').choices(BACKENDS))
-    .action(async (o: { taskQueue: string; slots: number; backend?: BackendName }) => {
-      const endpoints = resolveEndpoints();
-      const abort = new AbortController();
-      const opts = { endpoints, taskQueue: o.taskQueue, slots: o.slots, backend: o.backend, paths: enginePaths() };
-      const slots = forkTrainingSlots(opts);
-      const orchestration = runOrchestrationWorker(opts, abort.signal);
-      err(`worker ${process.pid}: queue "${o.taskQueue}", ${o.slots} training slot(s), Temporal ${endpoints.temporalAddress}`);
-      await Promise.race([waitForInterrupt(), orchestration]);
-      abort.abort();
-      await Promise.all([orchestration.catch(() => undefined), slots.stop()]);
-    });
+    .action(
+      async (o: { taskQueue: string; slots: number; slotsOnly?: boolean; dbConnections?: number; drainTimeout: number; versioning: boolean; backend?: BackendName }) => {
+        const conns = connectionsNeeded({ slots: o.slots, slotsOnly: o.slotsOnly });
+        const connLine = `${conns.total} Postgres connection(s) at most: ${o.slotsOnly ? 'no orchestration pool (--slots-only)' : `orchestration pool ${conns.orchestration}`} + ${o.slots} slot(s) x ${conns.perSlot}`;
+        if (o.slotsOnly && o.slots === 0) throw new UsageError('--slots-only with --slots 0 would serve nothing; give --slots N (N >= 1)');
+        if (o.dbConnections !== undefined && o.dbConnections < conns.total) {
+          throw new UsageError(`--db-connections ${o.dbConnections} is below what this worker needs: ${connLine}; lower --slots or raise --db-connections`);
+        }
+        const endpoints = resolveEndpoints();
+        const abort = new AbortController();
+        const code = codeProvenance();
+        const opts = {
+          endpoints,
+          taskQueue: o.taskQueue,
+          slots: o.slots,
+          backend: o.backend,
+          paths: enginePaths(),
+          slotsOnly: Boolean(o.slotsOnly),
+          versioning: o.versioning,
+          drainTimeoutSeconds: o.drainTimeout,
+          code,
+        };
+        const slots = forkTrainingSlots(opts);
+        const orchestration = o.slotsOnly ? new Promise<void>(() => undefined) : runOrchestrationWorker(opts, abort.signal);
+        err(
+          `worker ${process.pid}: queue "${o.taskQueue}", ${o.slots} training slot(s)${o.slotsOnly ? ' only' : ''}, build ${code.buildId}` +
+            `${o.versioning ? ' (pinned)' : ' (unversioned)'}, Temporal ${endpoints.temporalAddress}`,
+        );
+        err(`worker ${process.pid}: ${connLine}`);
+        const sig = await Promise.race([waitForInterrupt(), orchestration]);
+        // Slots first: each trains to its next eval point and commits; the orchestration
+        // worker keeps serving meanwhile, so the workflows hand the rest of those runs on.
+        if (sig) err(`${sig}: draining ${o.slots} training slot(s) to their next eval point ...`);
+        await slots.stop();
+        abort.abort();
+        await orchestration.catch(() => undefined);
+      },
+    );
 
   program
     .command('worker-slot', { hidden: true })
     .requiredOption('--task-queue <q>')
     .requiredOption('--slot <n>', 'slot number', intArg('--slot'))
+    .option('--drain-timeout <s>', 'seconds', intArg('--drain-timeout'), DEFAULT_DRAIN_TIMEOUT_SECONDS)
+    .option('--no-versioning')
     .addOption(new Option('--backend <b>').choices(BACKENDS))
-    .action(async (o: { taskQueue: string; slot: number; backend?: BackendName }) => {
+    .action(async (o: { taskQueue: string; slot: number; drainTimeout: number; versioning: boolean; backend?: BackendName }) => {
       const endpoints = resolveEndpoints();
       const abort = new AbortController();
       // Exit with the parent: a slot must not outlive the worker that forked it.
       process.on('disconnect', () => abort.abort());
       void waitForInterrupt().then(() => abort.abort());
-      await runTrainingSlot({ endpoints, taskQueue: o.taskQueue, slots: 1, slot: o.slot, backend: o.backend, paths: enginePaths() }, abort.signal);
+      await runTrainingSlot(
+        { endpoints, taskQueue: o.taskQueue, slots: 1, slot: o.slot, backend: o.backend, paths: enginePaths(), versioning: o.versioning, drainTimeoutSeconds: o.drainTimeout },
+        abort.signal,
+      );
       process.exit(0);
     });
 

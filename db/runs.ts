@@ -3,6 +3,7 @@
 import { sql } from 'kysely';
 import type { Db } from './connect';
 import type { RunStatus } from './schema';
+import type { DeviceInfo } from '../engine/types';
 
 /** A run the training activity is about to work on: its stored key and last committed checkpoint. */
 export interface RunTrainingState {
@@ -103,6 +104,11 @@ export interface RunDetail {
   backend: string | null;
   worker: string | null;
   error: string | null;
+  /** Where the first segment trained, and the build that trained it (db/provenance.ts). */
+  device: DeviceInfo | null;
+  buildId: string | null;
+  /** Its segments were trained by more than one build. */
+  mixedBuilds: boolean;
 }
 
 export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> {
@@ -129,6 +135,9 @@ export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> 
       'runs.backend',
       'runs.worker',
       'runs.error',
+      'runs.device',
+      'runs.build_id',
+      'runs.mixed_builds',
       'last.activation_ratio',
     ])
     .where('runs.sweep_id', '=', sweepId)
@@ -146,5 +155,8 @@ export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> 
     backend: r.backend,
     worker: r.worker,
     error: r.error,
+    device: r.device,
+    buildId: r.build_id,
+    mixedBuilds: r.mixed_builds,
   }));
 }
