@@ -6,4 +6,4 @@ export {
 } from './fit';
 export { computeOptimal, predictLoss, isoLossD, epochGrid, huberObjective, type ChinchillaPoint, type ChinchillaParams } from './chinchilla';
 export { fitPointsFromFile, fitResultJson, readDataFile, parseCsv, parseJsonColumns, requireColumn, type FitPointsFileOptions, type DataTable } from './dataFile';
-export { renderReport, specToSvg, svgToPng, type ReportInput, type ReportRun, type ReportPoint, type ReportLayerPoint, type ReportCurveFit } from './report';
+export { renderReport, specToSvg, svgToPng, type ReportInput, type ReportRun, type ReportPoint, type ReportLayerPoint, type ReportCurveFit, type ReportProvenanceRow } from './report';

@@ -125,7 +125,7 @@ export async function sweepSegments(db: Db, sweepId: string): Promise<SegmentRow
   }));
 }
 
-/** One row per run: what trained it. `builds` lists every build of its segments, first first. */
+/** One row per run: what trained it (first segment). `builds`: every build of its segments, sorted. */
 export interface RunProvenance {
   runId: string;
   label: string;

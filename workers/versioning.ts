@@ -18,7 +18,7 @@ export function deploymentOptions(taskQueue: string, buildId: string, versioned:
 }
 
 /** Registration takes one poll: not worth a line on every start. */
-const mineRegistered = (reason: string) => reason !== 'its version is not registered yet' && !/not found/i.test(reason);
+const mineRegistered = (reason: string) => reason !== 'its version is not registered yet' && !/not found|no worker deployment found/i.test(reason);
 
 const seconds = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number =>
   t ? Number(t.seconds ?? 0) + (t.nanos ?? 0) / 1e9 : 0;
