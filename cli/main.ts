@@ -157,13 +157,18 @@ Examples:
             `${o.versioning ? ' (pinned)' : ' (unversioned)'}, Temporal ${endpoints.temporalAddress}`,
         );
         err(`worker ${process.pid}: ${connLine}`);
-        const sig = await Promise.race([waitForInterrupt(), orchestration]);
+        let failed: unknown;
+        const sig = await Promise.race([waitForInterrupt(), orchestration.then(() => undefined)]).catch((e: unknown) => {
+          failed = e;
+          return undefined;
+        });
         // Slots first: each trains to its next eval point and commits; the orchestration
         // worker keeps serving meanwhile, so the workflows hand the rest of those runs on.
-        if (sig) err(`${sig}: draining ${o.slots} training slot(s) to their next eval point ...`);
+        err(`${sig ?? 'orchestration worker stopped'}: draining ${o.slots} training slot(s) to their next eval point ...`);
         await slots.stop();
         abort.abort();
         await orchestration.catch(() => undefined);
+        if (failed) throw failed;
       },
     );
 
