@@ -108,9 +108,19 @@ export function gatherCodeProvenance(root: string, env: NodeJS.ProcessEnv = proc
   return { ...base, buildId: override || buildIdOf(base) };
 }
 
+/** How a worker hands its provenance to the training slots it forks. */
+export const PROVENANCE_ENV = 'SPARSITY_CODE_PROVENANCE';
+
 let cached: CodeProvenance | undefined;
-/** This process's code provenance, computed on first use (once per worker process). */
-export function codeProvenance(): CodeProvenance {
-  cached ??= gatherCodeProvenance(packageRoot());
+/**
+ * This process's code provenance, computed on first use (once per worker process). A training
+ * slot forked by `sparsity worker` takes its parent's (PROVENANCE_ENV): slots are restarted
+ * after a crash, and one restarted after the tree changed on disk must still announce the
+ * worker's build, or the runs pinned to that build would find no slot. Restart the worker after
+ * changing its code.
+ */
+export function codeProvenance(env: NodeJS.ProcessEnv = process.env): CodeProvenance {
+  const inherited = env[PROVENANCE_ENV];
+  cached ??= inherited ? (JSON.parse(inherited) as CodeProvenance) : gatherCodeProvenance(packageRoot());
   return cached;
 }

@@ -12,7 +12,7 @@ import { recordBuild } from '../db/provenance';
 import type { CodeProvenance } from '../domain/provenance';
 import { trainQueueOf } from '../workflows/sweep';
 import { connectWorkerConnection, type Endpoints } from './connections';
-import { codeProvenance } from './provenance';
+import { codeProvenance, PROVENANCE_ENV } from './provenance';
 import { deploymentOptions, promoteWhenReady } from './versioning';
 
 export interface WorkerOptions {
@@ -170,6 +170,7 @@ export interface SlotProcesses {
  */
 export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
   const drainSeconds = opts.drainTimeoutSeconds ?? DEFAULT_DRAIN_TIMEOUT_SECONDS;
+  const code = opts.code ?? codeProvenance();
   const cli = path.join(__dirname, '..', 'cli', 'main.js');
   const children: ChildProcess[] = [];
   let stopping = false;
@@ -184,6 +185,7 @@ export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
         TEMPORAL_ADDRESS: opts.endpoints.temporalAddress,
         TEMPORAL_NAMESPACE: opts.endpoints.namespace,
         DATABASE_URL: opts.endpoints.databaseUrl,
+        [PROVENANCE_ENV]: JSON.stringify(code),
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

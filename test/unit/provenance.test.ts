@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { buildIdOf } from '../../domain/provenance';
 import { cpuDeviceInfo, describeDevice } from '../../engine/device';
-import { contentHashOf, gatherCodeProvenance, packageRoot } from '../../workers/provenance';
+import { codeProvenance, contentHashOf, gatherCodeProvenance, packageRoot, PROVENANCE_ENV } from '../../workers/provenance';
 import { connectionsNeeded, ORCHESTRATION_POOL, SLOT_POOL } from '../../workers/worker';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -87,6 +87,11 @@ describe('code provenance', () => {
     const p = gatherCodeProvenance(path.join(tmp, 'a'), { SPARSITY_BUILD_ID: 'image-sha256-abc' });
     assert.equal(p.buildId, 'image-sha256-abc');
     assert.equal(p.source, 'content');
+  });
+
+  it('a forked training slot announces its worker\'s build, not one recomputed from a tree changed since', () => {
+    const parent = gatherCodeProvenance(path.join(tmp, 'a'), { SPARSITY_BUILD_ID: 'parent-build' });
+    assert.deepEqual(codeProvenance({ [PROVENANCE_ENV]: JSON.stringify(parent) }), parent);
   });
 
   it('this package: its root, and a content hash over dist/ when built', () => {
