@@ -13,7 +13,7 @@ import { hashJson } from '../domain/hash';
 import { isEvalStep } from '../domain/segments';
 import type { RunConfig } from '../domain/spec';
 import { createTrainer, initBackend } from '../engine';
-import { deviceInfo } from '../engine/device';
+import { deviceInfo } from '../engine/deviceInfo';
 import type { Trainer } from '../engine/types';
 import type { ActivityDeps } from '.';
 

@@ -9,7 +9,7 @@ import { createFitSweep } from '../activities/fitSweep';
 import { loadSweepData, storeFits } from '../db/fits';
 import { fitSweepData, reportInput } from '../analysis/sweepFits';
 import { runProvenance } from '../db/provenance';
-import { describeDevice } from '../engine/device';
+import { describeDevice } from '../engine/deviceInfo';
 import { LAW_NAMES, fitPointsFromFile, fitResultJson, renderReport } from '../analysis';
 import { requireSweep } from '../client/sweeps';
 import { UsageError } from '../domain/errors';

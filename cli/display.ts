@@ -1,7 +1,7 @@
 // Human-readable output: tables and the live progress display (stderr).
 import cliProgress from 'cli-progress';
 import type { RunDetail, SweepStatusReport } from '../client/sweeps';
-import { describeDevice } from '../engine/device';
+import { describeDevice } from '../engine/deviceInfo';
 
 const fmt = (v: unknown): string => {
   if (v === null || v === undefined) return '';

@@ -76,7 +76,7 @@ export interface Trainer {
 
 /**
  * Where a run (or one segment of it) trained: stored as `runs.device` and `run_segments.device`
- * (jsonb), shown by `sparsity runs`. The CPU fields come from `cpuDeviceInfo` (engine/device.ts);
+ * (jsonb), shown by `sparsity runs`. The CPU fields come from `cpuDeviceInfo` (engine/deviceInfo.ts);
  * a GPU backend fills the GPU fields from what TensorFlow and `nvidia-smi` report. A field that
  * could not be determined is absent, never guessed.
  */

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { buildIdOf } from '../../domain/provenance';
-import { cpuDeviceInfo, describeDevice } from '../../engine/device';
+import { cpuDeviceInfo, describeDevice } from '../../engine/deviceInfo';
 import { codeProvenance, contentHashOf, gatherCodeProvenance, packageRoot, PROVENANCE_ENV } from '../../workers/provenance';
 import { connectionsNeeded, ORCHESTRATION_POOL, SLOT_POOL } from '../../workers/worker';
 
