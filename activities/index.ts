@@ -7,6 +7,7 @@ import { createFitSweep } from './fitSweep';
 import { createLadderActivities } from './ladder';
 import type { BackendName, EnginePaths } from '../engine/types';
 import type { StoreRegistry } from '../stores';
+import type { CodeProvenance } from '../domain/provenance';
 
 export interface ActivityDeps {
   db: Db;
@@ -20,6 +21,12 @@ export interface ActivityDeps {
   checkpointStore: string;
   /** The stores this process has opened, by URI. */
   stores: StoreRegistry;
+  /** The code this process runs, recorded with every segment (workers/provenance.ts). */
+  code: CodeProvenance;
+  /** Training slot number on this host. */
+  slot?: number;
+  /** True once the slot was asked to stop (SIGTERM): a segment returns at its next eval point. */
+  draining?: () => boolean;
 }
 
 export function createActivities(deps: ActivityDeps) {

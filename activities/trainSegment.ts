@@ -1,10 +1,14 @@
 // The training activity: restore the last committed checkpoint, train to the next segment
 // boundary, and at every eval point commit points + checkpoint in ONE transaction
-// (db/points.ts). A retry therefore restarts from exactly what is stored.
-import { hostname } from 'node:os';
+// (db/points.ts). A retry therefore restarts from exactly what is stored. Each attempt is one
+// `run_segments` row (build, host, device); on SIGTERM (deps.draining) the segment stops at its
+// next eval point, after committing it, and returns the step reached.
+import os from 'node:os';
 import { ApplicationFailure, Context, CancelledFailure } from '@temporalio/activity';
 import { commitEvalPoint } from '../db/points';
+import { finishSegment, startSegment } from '../db/provenance';
 import { countAttempt, loadTrainingState, recordModel, type CheckpointPointer } from '../db/runs';
+import type { SegmentStatus } from '../db/schema';
 import { hashJson } from '../domain/hash';
 import { isEvalStep } from '../domain/segments';
 import type { BranchPoint } from '../domain/ladder';
@@ -13,6 +17,7 @@ import { createTrainer, DataFileError, initBackend } from '../engine';
 import type { CheckpointContents } from '../engine/checkpoint';
 import { CHECKPOINT_FORMAT_VERSION, decodeCheckpointStream, encodeCheckpointStream } from '../engine/checkpointStream';
 import { codeVersion } from '../engine/codeVersion';
+import { deviceInfo } from '../engine/deviceInfo';
 import type { Trainer } from '../engine/types';
 import { BlobNotFoundError, ChecksumMismatchError, CheckpointTooLargeError, type CheckpointStore, type StoredBlob } from '../stores';
 import type { ActivityDeps } from '.';
@@ -29,6 +34,7 @@ export interface SegmentInput {
 }
 
 export interface SegmentResult {
+  /** Last committed step: `toStep`, or an earlier eval point when the slot was drained (SIGTERM). */
   step: number;
   /** Set when the loss stopped being finite; the run is then failed, not retried. */
   diverged?: string;
@@ -58,10 +64,32 @@ export function createTrainSegment(deps: ActivityDeps) {
 
     const branchAt = new Map((input.branchPoints ?? []).map((b) => [b.step, { branches: b.branches }]));
     await countAttempt(db, input.runId);
-    ctx.heartbeat({ step: stored?.step ?? 0, phase: 'restoring' });
+    let committed = stored?.step ?? 0;
+    const segmentId = await startSegment(db, {
+      runId: input.runId,
+      attempt: ctx.info.attempt,
+      fromStep: committed,
+      toStep: input.toStep,
+      worker: deps.workerName,
+      host: os.hostname(),
+      slot: deps.slot,
+      code: deps.code,
+      device: deviceInfo(backend, deps.slot),
+    });
+    let ended: { status: Exclude<SegmentStatus, 'running'>; step: number } = { status: 'failed', step: committed };
+    const end = (status: Exclude<SegmentStatus, 'running'>, result: SegmentResult): SegmentResult => {
+      ended = { status, step: status === 'diverged' ? committed : result.step };
+      return result;
+    };
+    ctx.heartbeat({ step: committed, phase: 'restoring' });
     const store = deps.stores.open(input.checkpointStore ?? deps.checkpointStore);
     // The blob is read from the store its pointer names (a sweep may have changed stores since).
-    const restored = stored ? await keepAlive(ctx, stored.step, 'restoring', () => restoreCheckpoint(deps, input.runId, stored)) : undefined;
+    const restored = stored
+      ? await keepAlive(ctx, stored.step, 'restoring', () => restoreCheckpoint(deps, input.runId, stored)).catch(async (err: unknown) => {
+          await finishSegment(db, segmentId, 'failed', committed).catch(() => undefined);
+          throw err;
+        })
+      : undefined;
     let trainer: Trainer;
     try {
       // Checking token files or tokenising a corpus (first use on this host) can take a while.
@@ -71,6 +99,7 @@ export function createTrainSegment(deps: ActivityDeps) {
       };
       trainer = await createTrainer(input.config, { paths: deps.paths, backend, checkpoint: restored, progress });
     } catch (err) {
+      await finishSegment(db, segmentId, 'failed', committed).catch(() => undefined);
       // A configuration the engine refuses fails the same way on every worker: do not retry it.
       // A bad data file is named with the byte offset and this host (another host may see other bytes).
       if (err instanceof DataFileError) throw ApplicationFailure.nonRetryable(`cannot read the data: ${err.message}`, 'InvalidRunConfig');
@@ -92,10 +121,13 @@ export function createTrainSegment(deps: ActivityDeps) {
       let lastLr = 0;
       let wallStart = Date.now();
       while (trainer.step < input.toStep) {
-        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('run cancelled');
+        if (ctx.cancellationSignal.aborted) {
+          ended = { status: 'cancelled', step: committed };
+          throw new CancelledFailure('run cancelled');
+        }
         const log = await trainer.trainStep();
         if (!Number.isFinite(log.loss)) {
-          return { step: log.step, diverged: `training loss became ${log.loss} at step ${log.step}` };
+          return end('diverged', { step: log.step, diverged: `training loss became ${log.loss} at step ${log.step}` });
         }
         lossSum += log.loss;
         lossCount++;
@@ -107,7 +139,7 @@ export function createTrainSegment(deps: ActivityDeps) {
           const result = await trainer.evaluate();
           ctx.heartbeat({ step: trainer.step, phase: 'committing' });
           if (!Number.isFinite(result.valLoss)) {
-            return { step: trainer.step, diverged: `validation loss became ${result.valLoss} at step ${trainer.step}` };
+            return end('diverged', { step: trainer.step, diverged: `validation loss became ${result.valLoss} at step ${trainer.step}` });
           }
           // The blob first (streamed tensor by tensor), then its pointer in the eval point's transaction.
           const blob = await keepAlive(ctx, trainer.step, 'saving checkpoint', () => saveCheckpoint(store, input.runId, trainer));
@@ -134,15 +166,21 @@ export function createTrainSegment(deps: ActivityDeps) {
           });
           // After the commit, the blob nobody points to goes; if this fails, `sparsity gc` collects it.
           if (outcome.unreferenced) await deps.stores.forBlob(outcome.unreferenced).delete(outcome.unreferenced).catch(() => undefined);
+          committed = result.step;
           lossSum = 0;
           lossCount = 0;
           wallStart = Date.now();
+          // Draining (SIGTERM): everything so far is committed; hand the rest of the segment
+          // back to the workflow, which schedules it on another slot.
+          if (deps.draining?.() && trainer.step < input.toStep) return end('drained', { step: committed });
         }
         await yieldToEventLoop();
       }
-      return { step: trainer.step };
+      return end('completed', { step: trainer.step });
     } finally {
       trainer.dispose();
+      // Best effort: a lost database must not turn a finished segment into a failed attempt.
+      await finishSegment(db, segmentId, ended.status, ended.step).catch(() => undefined);
     }
   };
 }
@@ -179,7 +217,7 @@ async function restoreCheckpoint(deps: ActivityDeps, runId: string, pointer: Che
   } catch (err) {
     if (err instanceof ChecksumMismatchError) throw ApplicationFailure.nonRetryable(`run ${runId}: ${err.message}`, 'CorruptCheckpoint');
     if (err instanceof BlobNotFoundError) {
-      throw ApplicationFailure.nonRetryable(`run ${runId}: ${err.message} (is the store mounted and reachable on ${hostname()}?)`, 'MissingCheckpoint');
+      throw ApplicationFailure.nonRetryable(`run ${runId}: ${err.message} (is the store mounted and reachable on ${os.hostname()}?)`, 'MissingCheckpoint');
     }
     throw err;
   }

@@ -11,6 +11,6 @@ export {
 } from './dataFile';
 export { classifyFit, FIT_STATUSES, type FitStatus, type Verdict } from './verdict';
 export { fitSparseChinchilla, predictSparse, sparseLoss, frantarT5Point, type SparsePoint } from './sparseChinchilla';
-export { renderReport, specToSvg, svgToPng, type ReportInput, type ReportRun, type ReportPoint, type ReportLayerPoint, type ReportCurveFit } from './report';
+export { renderReport, specToSvg, svgToPng, type ReportInput, type ReportRun, type ReportPoint, type ReportLayerPoint, type ReportCurveFit, type ReportProvenanceRow } from './report';
 export { compareNDefinitions, predictFromFit, N_DEFINITIONS, N_DEFINITION_LABEL, type JourneyRun, type JourneyComparison, type JourneyVariant, type NDefinition } from './journey';
 export { groupRunsByConfig, formatGroupKey, flattenConfig, shortNumber, type RunGroup, type FlatConfig } from './groupKey';

@@ -80,6 +80,24 @@ export interface ReportInput {
   lossPoints?: Array<{ runId: string; avgParams: number; tokens: number; loss: number }>;
   /** maximum number of runs in the heatmap (default 8) */
   heatmapRuns?: number;
+  /** what trained each run (runs.backend/device, the worker build); a table when given */
+  provenance?: ReportProvenanceRow[];
+}
+
+/** One run's provenance, as stored (db/provenance.ts runProvenance). */
+export interface ReportProvenanceRow {
+  runId: string;
+  label?: string;
+  backend: string | null;
+  /** e.g. `cpu Intel Xeon x16 (wasm)`, `gpu NVIDIA H200 (140 GiB) tf32=on` */
+  device: string;
+  host: string | null;
+  buildId: string | null;
+  gitCommit: string | null;
+  gitDirty: boolean | null;
+  /** its segments were trained by more than one build (listed in `builds`) */
+  mixedBuilds: boolean;
+  builds: string[];
 }
 
 type Spec = TopLevelSpec;
@@ -380,6 +398,17 @@ function runTable(runs: ReportRun[]): string {
   return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
 }
 
+function provenanceTable(rows: ReportProvenanceRow[]): string {
+  const head = ['run', 'backend', 'device', 'host', 'build', 'commit'].map((h) => `<th>${esc(h)}</th>`).join('');
+  const body = rows.map((r) => {
+    const commit = r.gitCommit ? `${r.gitCommit.slice(0, 12)}${r.gitDirty ? ' (dirty tree)' : ''}` : 'not a git checkout';
+    const build = `${esc(r.buildId ?? '')}${r.mixedBuilds ? `<br><span class="flag">MIXED builds: ${esc(r.builds.join(', '))}</span>` : ''}`;
+    const cells = [esc(r.label ?? r.runId), esc(r.backend ?? ''), esc(r.device), esc(r.host ?? ''), build, esc(commit)];
+    return `<tr>${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
+  }).join('\n');
+  return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
+}
+
 /** Writes the report into outDir (created if needed) and returns the files written. */
 export async function renderReport(input: ReportInput, outDir: string): Promise<{ files: string[] }> {
   fs.mkdirSync(outDir, { recursive: true });
@@ -418,6 +447,7 @@ th{background:#f5f5f5}.flag{color:#b03a2e;font-weight:bold;font-size:11px}img{ma
 <h2>Runs</h2>${runTable(input.runs)}
 ${fitRows.length ? `<h2>Fits</h2><p><small>Flags: <b>not-identified</b> = the confidence interval reaches a bound of the parameter (or could not be computed), so the data do not pin it down.</small></p>${fitTable(fitRows)}` : ''}
 ${sections.join('\n')}
+${input.provenance?.length ? `<h2>Provenance</h2><p><small>What trained each run: its first segment's backend, device, host and build (<code>run_segments</code> holds every segment).</small></p>${provenanceTable(input.provenance)}` : ''}
 </body></html>
 `;
   const htmlPath = path.join(outDir, 'index.html');

@@ -8,7 +8,8 @@ import { registerGcCommand } from './gcCommand';
 import type { BackendName } from '../engine/types';
 import { connect, migrateToLatest, type Db } from '../db/connect';
 import { connectClient, type Endpoints } from '../workers/connections';
-import { runOrchestrationWorker, runTrainingSlot, forkTrainingSlots } from '../workers/worker';
+import { runOrchestrationWorker, runTrainingSlot, forkTrainingSlots, connectionsNeeded, DEFAULT_DRAIN_TIMEOUT_SECONDS } from '../workers/worker';
+import { codeProvenance } from '../workers/provenance';
 import { UsageError } from '../domain/errors';
 import { readSweepFile } from '../client/sweepFile';
 import { NoServiceError, readEmbeddedEndpoints, redactUrl, removeEmbeddedEndpoints, resolveEndpoints, writeEmbeddedEndpoints } from '../stack/endpoints';
@@ -130,49 +131,104 @@ Examples:
   program
     .command('worker')
     .description('serve a task queue: workflows, bookkeeping and N training slots (one process each)')
-    .option('--task-queue <q>', 'task queue (the sweep file names it)', 'sparsity')
+    .option('--task-queue <q>', 'task queue (the sweep file names it; by kind of host: gpu-h100, gpu-a100, cpu)', 'sparsity')
     .option('--slots <n>', 'CPU training slots (one per core); GPU hosts use --gpus', intArg('--slots'), 1)
     .option('--gpus <list>', 'one training slot per GPU: all, or indices as nvidia-smi lists them (0,1,3); installs the GPU backend on first use')
+    .option('--slots-only', 'only training slots: no workflows, bookkeeping or fits on this host (GPU hosts)')
+    .option('--db-connections <n>', 'most Postgres connections this host may open; refuse to start if the slots need more', intArg('--db-connections'))
+    .option('--drain-timeout <s>', 'on SIGTERM, seconds a slot may take to reach its next eval point before it is cancelled', intArg('--drain-timeout'), DEFAULT_DRAIN_TIMEOUT_SECONDS)
+    .option('--no-versioning', 'no Temporal Worker Versioning (servers without worker deployments); see README "Provenance"')
     .addOption(new Option('--backend <b>', 'training backend').choices(BACKENDS))
     .addOption(checkpointStoreOption())
-    .action(async (o: { taskQueue: string; slots: number; gpus?: string; backend?: BackendName; checkpointStore: string }) => {
-      await checkStoreUri(o.checkpointStore);
-      const endpoints = resolveEndpoints();
-      const abort = new AbortController();
-      const gpuSlots = o.gpus === undefined ? null : await prepareGpuSlots(o.gpus, { onProgress: err });
-      const slots = gpuSlots ? gpuSlots.length : o.slots;
-      const opts = {
-        endpoints,
-        taskQueue: o.taskQueue,
-        slots,
-        backend: gpuSlots ? ('tensorflow' as const) : o.backend,
-        // Slots read their variant (gpu) from their own environment, so their paths are computed there.
-        paths: enginePaths(),
-        checkpointStore: o.checkpointStore,
-        ...(gpuSlots ? { slotEnv: gpuSlots.map((g) => g.env) } : {}),
-      };
-      if (!gpuSlots && slots > 0) await prepareNativeBackend({ flag: o.backend });
-      const forked = forkTrainingSlots(opts);
-      const orchestration = runOrchestrationWorker(opts, abort.signal);
-      err(`worker ${process.pid}: queue "${o.taskQueue}", ${slots} training slot(s)${gpuSlots ? ` on GPU ${gpuSlots.map((g) => g.gpu).join(', ')}` : ''}, Temporal ${endpoints.temporalAddress}`);
-      await Promise.race([waitForInterrupt(), orchestration]);
-      abort.abort();
-      await Promise.all([orchestration.catch(() => undefined), forked.stop()]);
-    });
+    .action(
+      async (o: {
+        taskQueue: string;
+        slots: number;
+        gpus?: string;
+        slotsOnly?: boolean;
+        dbConnections?: number;
+        drainTimeout: number;
+        versioning: boolean;
+        backend?: BackendName;
+        checkpointStore: string;
+      }) => {
+        await checkStoreUri(o.checkpointStore);
+        const gpuSlots = o.gpus === undefined ? null : await prepareGpuSlots(o.gpus, { onProgress: err });
+        const slotCount = gpuSlots ? gpuSlots.length : o.slots;
+        const conns = connectionsNeeded({ slots: slotCount, slotsOnly: o.slotsOnly });
+        const connLine = `${conns.total} Postgres connection(s) at most: ${o.slotsOnly ? 'no orchestration pool (--slots-only)' : `orchestration pool ${conns.orchestration}`} + ${slotCount} slot(s) x ${conns.perSlot}`;
+        if (o.slotsOnly && slotCount === 0) throw new UsageError('--slots-only with --slots 0 would serve nothing; give --slots N (N >= 1) or --gpus');
+        if (o.dbConnections !== undefined && o.dbConnections < conns.total) {
+          throw new UsageError(`--db-connections ${o.dbConnections} is below what this worker needs: ${connLine}; lower --slots or raise --db-connections`);
+        }
+        const endpoints = resolveEndpoints();
+        const abort = new AbortController();
+        const code = codeProvenance();
+        const opts = {
+          endpoints,
+          taskQueue: o.taskQueue,
+          slots: slotCount,
+          backend: gpuSlots ? ('tensorflow' as const) : o.backend,
+          // Slots read their variant (gpu) from their own environment, so their paths are computed there.
+          paths: enginePaths(),
+          checkpointStore: o.checkpointStore,
+          ...(gpuSlots ? { slotEnv: gpuSlots.map((g) => g.env) } : {}),
+          slotsOnly: Boolean(o.slotsOnly),
+          versioning: o.versioning,
+          drainTimeoutSeconds: o.drainTimeout,
+          code,
+        };
+        if (!gpuSlots && slotCount > 0) await prepareNativeBackend({ flag: o.backend });
+        const slots = forkTrainingSlots(opts);
+        const orchestration = o.slotsOnly ? new Promise<void>(() => undefined) : runOrchestrationWorker(opts, abort.signal);
+        err(
+          `worker ${process.pid}: queue "${o.taskQueue}", ${slotCount} training slot(s)${gpuSlots ? ` on GPU ${gpuSlots.map((g) => g.gpu).join(', ')}` : ''}${o.slotsOnly ? ' only' : ''}, build ${code.buildId}` +
+            `${o.versioning ? ' (pinned)' : ' (unversioned)'}, checkpoints in ${o.checkpointStore}, Temporal ${endpoints.temporalAddress}`,
+        );
+        err(`worker ${process.pid}: ${connLine}`);
+        let failed: unknown;
+        const sig = await Promise.race([waitForInterrupt(), orchestration.then(() => undefined)]).catch((e: unknown) => {
+          failed = e;
+          return undefined;
+        });
+        // Slots first: each trains to its next eval point and commits; the orchestration
+        // worker keeps serving meanwhile, so the workflows hand the rest of those runs on.
+        err(`${sig ?? 'orchestration worker stopped'}: draining ${slotCount} training slot(s) to their next eval point ...`);
+        await slots.stop();
+        abort.abort();
+        await orchestration.catch(() => undefined);
+        if (failed) throw failed;
+      },
+    );
 
   program
     .command('worker-slot', { hidden: true })
     .requiredOption('--task-queue <q>')
     .requiredOption('--slot <n>', 'slot number', intArg('--slot'))
+    .option('--drain-timeout <s>', 'seconds', intArg('--drain-timeout'), DEFAULT_DRAIN_TIMEOUT_SECONDS)
+    .option('--no-versioning')
     .addOption(new Option('--backend <b>').choices(BACKENDS))
     .addOption(checkpointStoreOption())
-    .action(async (o: { taskQueue: string; slot: number; backend?: BackendName; checkpointStore: string }) => {
+    .action(async (o: { taskQueue: string; slot: number; drainTimeout: number; versioning: boolean; backend?: BackendName; checkpointStore: string }) => {
       const endpoints = resolveEndpoints();
       const abort = new AbortController();
       // Exit with the parent: a slot must not outlive the worker that forked it.
       process.on('disconnect', () => abort.abort());
       void waitForInterrupt().then(() => abort.abort());
-      await runTrainingSlot({ endpoints, taskQueue: o.taskQueue, slots: 1, slot: o.slot, backend: o.backend, paths: enginePaths(), checkpointStore: o.checkpointStore }, abort.signal);
+      await runTrainingSlot(
+        {
+          endpoints,
+          taskQueue: o.taskQueue,
+          slots: 1,
+          slot: o.slot,
+          backend: o.backend,
+          paths: enginePaths(),
+          checkpointStore: o.checkpointStore,
+          versioning: o.versioning,
+          drainTimeoutSeconds: o.drainTimeout,
+        },
+        abort.signal,
+      );
       process.exit(0);
     });
 

@@ -5,6 +5,7 @@ import type { Db } from './connect';
 import { blobReferenced } from './ladders';
 import type { RunConfig } from '../domain/spec';
 import type { RunStatus } from './schema';
+import type { DeviceInfo } from '../engine/types';
 
 /** The pointer row of a run's last committed checkpoint: the blob lives in a checkpoint store (stores/). */
 export interface CheckpointPointer {
@@ -135,6 +136,11 @@ export interface RunDetail {
   /** The run whose stored results this one copied; null when trained in this sweep. */
   reusedFrom: string | null;
   attempts: number;
+  /** Where the first segment trained, and the build that trained it (db/provenance.ts). */
+  device: DeviceInfo | null;
+  buildId: string | null;
+  /** Its segments were trained by more than one build. */
+  mixedBuilds: boolean;
 }
 
 export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> {
@@ -165,6 +171,9 @@ export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> 
       'runs.branch_step',
       'runs.reused_from',
       'runs.attempts',
+      'runs.device',
+      'runs.build_id',
+      'runs.mixed_builds',
       'last.activation_ratio',
     ])
     .where('runs.sweep_id', '=', sweepId)
@@ -186,6 +195,9 @@ export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> 
     branchStep: r.branch_step,
     reusedFrom: r.reused_from,
     attempts: r.attempts,
+    device: r.device,
+    buildId: r.build_id,
+    mixedBuilds: r.mixed_builds,
   }));
 }
 

@@ -2,6 +2,8 @@
 // interface (researchers write SQL against it), documented in README.md#schema.
 import type { ColumnType, Generated, JSONColumnType } from 'kysely';
 import type { RunConfig, SweepSpec } from '../domain/spec';
+import type { CodeProvenance } from '../domain/provenance';
+import type { DeviceInfo } from '../engine/types';
 
 export type SweepStatus = 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
 export type RunStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -62,6 +64,52 @@ export interface RunsTable {
   /** Token-budget ladder: the trunk run whose points up to `branch_step` this run copied, and whose state it trained on from. */
   branch_of: ColumnType<string | null, string | null | undefined, string | null>;
   branch_step: ColumnType<number | null, number | null | undefined, number | null>;
+  /** Build of the worker that trained the first segment (`builds.build_id`). */
+  build_id: string | null;
+  /** Where the first segment trained (engine/types.ts DeviceInfo). */
+  device: JSONColumnType<DeviceInfo> | null;
+  /** Segments of this run were trained by more than one build. */
+  mixed_builds: Generated<boolean>;
+}
+
+/** One build of the code, as workers announce it (domain/provenance.ts CodeProvenance). */
+export interface BuildsTable {
+  build_id: string;
+  package_version: string;
+  source: CodeProvenance['source'];
+  git_commit: string | null;
+  git_dirty: boolean | null;
+  content_hash: string;
+  content_of: CodeProvenance['contentOf'];
+  dependencies: JSONColumnType<Record<string, string>>;
+  code: JSONColumnType<CodeProvenance>;
+  first_seen: Generated<Date>;
+}
+
+export type SegmentStatus = 'running' | 'completed' | 'drained' | 'diverged' | 'failed' | 'cancelled';
+
+/** One attempt at a training segment: who trained steps from_step..reached_step of a run, with which build, on which device. */
+export interface RunSegmentsTable {
+  id: Generated<number>;
+  run_id: string;
+  /** Temporal's attempt number of the activity (1 = first try). */
+  attempt: number;
+  /** Committed step the segment started from. */
+  from_step: number;
+  /** Step it was asked to reach. */
+  to_step: number;
+  /** Last step it committed; below to_step when it was drained (SIGTERM) or failed. */
+  reached_step: number | null;
+  status: SegmentStatus;
+  worker: string;
+  host: string;
+  slot: number | null;
+  build_id: string;
+  content_hash: string;
+  backend: string;
+  device: JSONColumnType<DeviceInfo>;
+  started_at: Generated<Date>;
+  finished_at: Timestamp | null;
 }
 
 export interface RunPointsTable {
@@ -180,6 +228,14 @@ export interface RunOverviewView {
   measure_seconds: number;
   started_at: Date | null;
   finished_at: Date | null;
+  build_id: string | null;
+  mixed_builds: boolean;
+  /** `cpu` or `gpu`. */
+  device_kind: string | null;
+  /** GPU model, else CPU model. */
+  device_name: string | null;
+  host: string | null;
+  device: DeviceInfo | null;
 }
 
 /** View `activation_curves`: every metric's activation ratio at every eval point, with the run's axes. */
@@ -223,6 +279,8 @@ export interface Database {
   checkpoint_blobs: CheckpointBlobsTable;
   branch_checkpoints: BranchCheckpointsTable;
   fits: FitsTable;
+  builds: BuildsTable;
+  run_segments: RunSegmentsTable;
   run_overview: RunOverviewView;
   activation_curves: ActivationCurvesView;
   final_points: FinalPointsView;

@@ -85,3 +85,37 @@ export interface Trainer {
   checkpointContents(): CheckpointContents;
   dispose(): void;
 }
+
+/**
+ * Where a run (or one segment of it) trained: stored as `runs.device` and `run_segments.device`
+ * (jsonb), shown by `sparsity runs`. The CPU fields come from `cpuDeviceInfo` (engine/deviceInfo.ts);
+ * a GPU backend fills the GPU fields from what TensorFlow and `nvidia-smi` report. A field that
+ * could not be determined is absent, never guessed.
+ */
+export interface DeviceInfo {
+  kind: 'cpu' | 'gpu';
+  /** The tfjs backend that really trained (after any fallback): `tensorflow`, `wasm` or `cpu`. */
+  backend: BackendName;
+  /** `os.cpus()[0].model` and the logical core count of the host. */
+  cpuModel?: string;
+  cpuCores?: number;
+  /** GPU model as the driver names it, e.g. `NVIDIA H200`. */
+  gpuName?: string;
+  /** Total memory of the GPU, MiB (`nvidia-smi --query-gpu=memory.total`). */
+  gpuMemoryMiB?: number;
+  /** NVIDIA driver version, e.g. `550.54.15`. */
+  driver?: string;
+  /** CUDA and cuDNN versions the TensorFlow library was built against / loaded. */
+  cuda?: string;
+  cudnn?: string;
+  /** TensorFlow C library version (native backend only). */
+  tensorflow?: string;
+  /** `@tensorflow/tfjs-core` version. */
+  tfjs: string;
+  /** TF32 matmuls on (Ampere and later); absent on CPU. */
+  tf32?: boolean;
+  /** Host name of the machine. */
+  host: string;
+  /** Training slot number on that host (`sparsity worker --slots`/`--gpus`). */
+  slot?: number;
+}

@@ -140,10 +140,11 @@ export function runCli(
 }
 
 /** A `sparsity worker` process in its own process group, so a test can kill -9 all of it. */
-export function spawnWorker(endpoints: Endpoints, args: string[] = []): ChildProcess {
+export function spawnWorker(endpoints: Endpoints, args: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
   return spawn(process.execPath, [CLI, 'worker', ...args], {
     env: {
       ...process.env,
+      ...env,
       TEMPORAL_ADDRESS: endpoints.temporalAddress,
       DATABASE_URL: endpoints.databaseUrl,
       TEMPORAL_NAMESPACE: endpoints.namespace,

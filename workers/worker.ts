@@ -8,11 +8,15 @@ import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type NativeConnecti
 import { createActivities } from '../activities';
 import type { BackendName, EnginePaths } from '../engine/types';
 import { connect, migrateToLatest, type Db } from '../db/connect';
+import { recordBuild } from '../db/provenance';
+import type { CodeProvenance } from '../domain/provenance';
 import { trainQueueOf } from '../workflows/sweep';
 import { initBackend } from '../engine';
 import { assertOnGpu, describeDevice } from '../engine/backendSelect';
 import { StoreRegistry } from '../stores';
 import { connectWorkerConnection, type Endpoints } from './connections';
+import { codeProvenance, PROVENANCE_ENV } from './provenance';
+import { deploymentOptions, promoteWhenReady } from './versioning';
 
 export interface WorkerOptions {
   endpoints: Endpoints;
@@ -26,6 +30,29 @@ export interface WorkerOptions {
   checkpointStore: string;
   /** Per-slot environment (one GPU each: CUDA_VISIBLE_DEVICES, SPARSITY_DEVICE=gpu...), merged over the worker's. */
   slotEnv?: Record<string, string>[];
+  /** Training slots only: no workflows, bookkeeping or fits on this host (GPU hosts). */
+  slotsOnly?: boolean;
+  /**
+   * Temporal Worker Versioning, PINNED (workers/versioning.ts); default on. Off: for servers
+   * without worker deployments; workflow changes are then guarded by `patched()` alone and a
+   * run may be trained by several builds (`runs.mixed_builds`).
+   */
+  versioning?: boolean;
+  /** On SIGTERM a slot trains to its next eval point, commits and exits; after this many seconds it is cancelled instead. */
+  drainTimeoutSeconds?: number;
+  /** The code this process runs (default: computed once per process, workers/provenance.ts). */
+  code?: CodeProvenance;
+}
+
+/** Postgres connections per pool: the orchestration worker's, and each training slot's. */
+export const ORCHESTRATION_POOL = 8;
+export const SLOT_POOL = 2;
+export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 600;
+
+/** The Postgres connections one `sparsity worker` host opens at most (each pg pool opens lazily up to its max). */
+export function connectionsNeeded(o: { slots: number; slotsOnly?: boolean }): { orchestration: number; perSlot: number; total: number } {
+  const orchestration = o.slotsOnly ? 0 : ORCHESTRATION_POOL;
+  return { orchestration, perSlot: SLOT_POOL, total: orchestration + o.slots * SLOT_POOL };
 }
 
 let runtimeInstalled = false;
@@ -75,10 +102,23 @@ async function runWorker(
 
 /** Runs until `signal` aborts: workflows + bookkeeping on `taskQueue`. */
 export function runOrchestrationWorker(opts: WorkerOptions, signal: AbortSignal): Promise<void> {
-  return runWorker(opts, 8, signal, async (db, connection, stores) => {
+  const code = opts.code ?? codeProvenance();
+  const versioned = opts.versioning !== false;
+  return runWorker(opts, ORCHESTRATION_POOL, signal, async (db, connection, stores) => {
     await migrateToLatest(db);
-    const activities = createActivities({ db, workerName: `${os.hostname()}:${process.pid}`, paths: opts.paths, checkpointStore: opts.checkpointStore, stores });
+    await recordBuild(db, code);
+    const activities = createActivities({ db, workerName: `${os.hostname()}:${process.pid}`, paths: opts.paths, code, checkpointStore: opts.checkpointStore, stores });
+    if (versioned) {
+      void promoteWhenReady(connection, {
+        namespace: opts.endpoints.namespace,
+        taskQueue: opts.taskQueue,
+        buildId: code.buildId,
+        signal,
+        log: (m) => process.stderr.write(`${m}\n`),
+      });
+    }
     return Worker.create({
+      ...deploymentOptions(opts.taskQueue, code.buildId, versioned),
       connection,
       namespace: opts.endpoints.namespace,
       taskQueue: opts.taskQueue,
@@ -101,8 +141,14 @@ export function runOrchestrationWorker(opts: WorkerOptions, signal: AbortSignal)
 }
 
 /** One training slot: one segment at a time on `<taskQueue>.train`. */
+/**
+ * When `signal` aborts (SIGTERM), the segment in flight trains to its next eval point, commits,
+ * and returns the step it reached (the run continues on another slot); the worker waits for it
+ * up to `drainTimeoutSeconds`, then cancels it (its progress since the last commit is lost).
+ */
 export function runTrainingSlot(opts: WorkerOptions & { slot: number }, signal: AbortSignal): Promise<void> {
-  return runWorker(opts, 2, signal, async (db, connection, stores) => {
+  const code = opts.code ?? codeProvenance();
+  return runWorker(opts, SLOT_POOL, signal, async (db, connection, stores) => {
     // The backend comes up before the slot polls: one that cannot load (or a GPU slot that landed on
     // the CPU) refuses to start in one line instead of failing every segment it would be given.
     const backend = await initBackend(opts.backend, opts.paths.nativeCandidates);
@@ -114,8 +160,12 @@ export function runTrainingSlot(opts: WorkerOptions & { slot: number }, signal: 
       paths: opts.paths,
       checkpointStore: opts.checkpointStore,
       stores,
+      code,
+      slot: opts.slot,
+      draining: () => signal.aborted,
     });
     return Worker.create({
+      ...deploymentOptions(opts.taskQueue, code.buildId, opts.versioning !== false),
       connection,
       namespace: opts.endpoints.namespace,
       taskQueue: trainQueueOf(opts.taskQueue),
@@ -124,7 +174,7 @@ export function runTrainingSlot(opts: WorkerOptions & { slot: number }, signal: 
       // Heartbeats are how a dead slot is noticed; flush them often.
       defaultHeartbeatThrottleInterval: '1s',
       maxHeartbeatThrottleInterval: '5s',
-      shutdownGraceTime: '2s',
+      shutdownGraceTime: `${opts.drainTimeoutSeconds ?? DEFAULT_DRAIN_TIMEOUT_SECONDS}s`,
     });
   });
 }
@@ -140,12 +190,16 @@ export interface SlotProcesses {
  * the segment it held from the last checkpoint.
  */
 export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
+  const drainSeconds = opts.drainTimeoutSeconds ?? DEFAULT_DRAIN_TIMEOUT_SECONDS;
+  const code = opts.code ?? codeProvenance();
   const cli = path.join(__dirname, '..', 'cli', 'main.js');
   const children: ChildProcess[] = [];
   let stopping = false;
   const start = (slot: number): ChildProcess => {
     const args = ['worker-slot', '--task-queue', opts.taskQueue, '--slot', String(slot), '--checkpoint-store', opts.checkpointStore];
     if (opts.backend) args.push('--backend', opts.backend);
+    if (opts.versioning === false) args.push('--no-versioning');
+    args.push('--drain-timeout', String(drainSeconds));
     const child = fork(cli, args, {
       env: {
         ...process.env,
@@ -153,6 +207,7 @@ export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
         TEMPORAL_ADDRESS: opts.endpoints.temporalAddress,
         TEMPORAL_NAMESPACE: opts.endpoints.namespace,
         DATABASE_URL: opts.endpoints.databaseUrl,
+        [PROVENANCE_ENV]: JSON.stringify(code),
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -176,8 +231,10 @@ export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
             new Promise<void>((resolve) => {
               if (c.exitCode !== null || c.signalCode !== null) return resolve();
               c.once('exit', () => resolve());
+              // The slot drains (trains to its next eval point and commits), then is cancelled
+              // after its own drain timeout; SIGKILL only if even that does not end it.
               c.kill('SIGTERM');
-              setTimeout(() => c.kill('SIGKILL'), 8000).unref();
+              setTimeout(() => c.kill('SIGKILL'), (drainSeconds + 15) * 1000).unref();
             }),
         ),
       );

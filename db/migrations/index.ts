@@ -4,10 +4,12 @@ import * as initial from './2026_11_28_0001_initial';
 import * as checkpointStores from './2026_12_02_0002_checkpoint_stores';
 import * as lifecycle from './2026_12_02_0010_lifecycle';
 import * as ladders from './2026_12_02_0020_ladders';
+import * as provenance from './2026_12_02_0030_provenance';
 
 export const migrations: Record<string, Migration> = {
   '2026_11_28_0001_initial': initial,
   '2026_12_02_0002_checkpoint_stores': checkpointStores,
   '2026_12_02_0010_lifecycle': lifecycle,
   '2026_12_02_0020_ladders': ladders,
+  '2026_12_02_0030_provenance': provenance,
 };

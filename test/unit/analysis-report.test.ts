@@ -97,3 +97,26 @@ test('a fit that is not ok is drawn dashed and labelled with its status, without
   assert.match(text, /degenerate fit/);
   assert.doesNotMatch(text, /"type":"area"/, 'no band for a degenerate fit');
 });
+
+test('renderReport prints a provenance table: backend, device, host, build, and a mixed-build run flagged', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sparsity-report-prov-'));
+  const common = { backend: 'wasm', device: 'cpu Intel Xeon x16 (wasm)', host: 'node-7', gitCommit: 'abcdef0123456789', gitDirty: false };
+  await renderReport(
+    {
+      title: 'provenance',
+      runs: [],
+      points: [],
+      provenance: [
+        { ...common, runId: 'r0', label: 'relu-d32', buildId: '0.1.0+abcdef012345', mixedBuilds: false, builds: ['0.1.0+abcdef012345'] },
+        { ...common, runId: 'r1', label: 'silu-d32', buildId: '0.1.0+abcdef012345', gitDirty: true, mixedBuilds: true, builds: ['0.1.0+abcdef012345', '0.1.0+fedcba987654'] },
+      ],
+    },
+    out,
+  );
+  const html = fs.readFileSync(path.join(out, 'index.html'), 'utf8');
+  const table = html.slice(html.indexOf('<h2>Provenance</h2>'));
+  assert.match(table, /<td>relu-d32<\/td><td>wasm<\/td><td>cpu Intel Xeon x16 \(wasm\)<\/td><td>node-7<\/td><td>0\.1\.0\+abcdef012345<\/td><td>abcdef012345<\/td>/);
+  assert.match(table, /MIXED builds: 0\.1\.0\+abcdef012345, 0\.1\.0\+fedcba987654/);
+  assert.match(table, /abcdef012345 \(dirty tree\)/);
+  assert.equal((table.match(/MIXED/g) ?? []).length, 1);
+});
