@@ -9,7 +9,7 @@ import { createFitSweep } from '../activities/fitSweep';
 import { loadSweepData, storeFits } from '../db/fits';
 import { fitSweepData, reportInput } from '../analysis/sweepFits';
 import { runProvenance } from '../db/provenance';
-import { describeDevice } from '../engine/deviceInfo';
+import { deviceLabel } from '../engine/deviceInfo';
 import { LAW_NAMES, SPARSE_PRESETS, fitPointsFromFile, fitResultJson, renderReport } from '../analysis';
 import { requireSweep } from '../client/sweeps';
 import { UsageError } from '../domain/errors';
@@ -131,7 +131,7 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
         const fits = await fitSweepData(data, { workers: 2 });
         await storeFits(db, sweepId, fits);
         mkdirSync(o.out, { recursive: true });
-        const provenance = (await runProvenance(db, sweepId)).map((r) => ({ ...r, device: describeDevice(r.device) }));
+        const provenance = (await runProvenance(db, sweepId)).map((r) => ({ ...r, device: deviceLabel(r.device) }));
         const { files } = await renderReport({ ...reportInput(data, fits), provenance }, o.out);
         if (o.json) ctx.out({ sweepId, out: path.resolve(o.out), files });
         else ctx.out(path.resolve(o.out, 'index.html'));

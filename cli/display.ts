@@ -1,7 +1,7 @@
 // Human-readable output: tables and the live progress display (stderr).
 import cliProgress from 'cli-progress';
 import type { RunDetail, SweepStatusReport } from '../client/sweeps';
-import { describeDevice } from '../engine/deviceInfo';
+import { deviceLabel } from '../engine/deviceInfo';
 
 const fmt = (v: unknown): string => {
   if (v === null || v === undefined) return '';
@@ -40,7 +40,7 @@ export function printRuns(runs: RunDetail[], write: (s: string) => void): void {
       backend: r.backend,
       // A reused run was not trained in this sweep: its results are a copy of this run's.
       ...(anyReused ? { reused_from: r.reusedFrom } : {}),
-      device: describeDevice(r.device),
+      device: deviceLabel(r.device),
       host: r.device?.host ?? null,
       build: r.buildId === null ? null : `${r.buildId}${r.mixedBuilds ? ' (MIXED builds)' : ''}`,
       error: r.error,

@@ -14,7 +14,7 @@ export interface GpuSlot {
  * Parses `--gpus`, installs the GPU build of the native backend if needed (a GPU worker never
  * trains on wasm: an install that cannot happen is an error), and returns one slot per GPU.
  * Each slot must then check, once its backend is up, that it is on its GPU
- * (`assertOnGpu(describeDevice('tensorflow'), String(gpu))` in activities/train/backendSelect.ts).
+ * (`assertOnGpu(describeDevice('tensorflow'), String(gpu))` in engine/backendSelect.ts).
  * Throws {@link GpuSetupError} (exit 2) with one line.
  */
 export async function prepareGpuSlots(gpusFlag: string, opts: { stateDir?: string; env?: NodeJS.ProcessEnv; onProgress?: (l: string) => void } = {}): Promise<GpuSlot[]> {

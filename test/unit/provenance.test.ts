@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { buildIdOf } from '../../domain/provenance';
-import { cpuDeviceInfo, describeDevice } from '../../engine/deviceInfo';
+import { cpuDeviceInfo, deviceLabel } from '../../engine/deviceInfo';
 import { codeProvenance, contentHashOf, gatherCodeProvenance, packageRoot, PROVENANCE_ENV } from '../../workers/provenance';
 import { connectionsNeeded, ORCHESTRATION_POOL, SLOT_POOL } from '../../workers/worker';
 
@@ -115,8 +115,8 @@ describe('device', () => {
     assert.equal(d.host, os.hostname());
     assert.equal(d.slot, 3);
     assert.equal(d.gpuName, undefined);
-    assert.match(describeDevice(d), /^cpu .* \(wasm\)$/);
-    assert.equal(describeDevice({ ...d, kind: 'gpu', gpuName: 'NVIDIA H200', gpuMemoryMiB: 143771, tf32: true }), 'gpu NVIDIA H200 (140 GiB) tf32=on');
+    assert.match(deviceLabel(d), /^cpu .* \(wasm\)$/);
+    assert.equal(deviceLabel({ ...d, kind: 'gpu', gpuName: 'NVIDIA H200', gpuMemoryMiB: 143771, tf32: true }), 'gpu NVIDIA H200 (140 GiB) tf32=on');
   });
 });
 
