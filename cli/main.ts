@@ -216,6 +216,7 @@ Examples:
               status: s.status,
               runs: s.runs,
               runsDetail: s.runsDetail.map((r) => ({ runId: r.runId, label: r.label, status: r.status, progress: r.progress })),
+              fits: s.fits,
             });
           } else printStatus(s, out);
         } finally {

@@ -2,6 +2,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Db } from '../db/connect';
 import { runDetails, type RunDetail } from '../db/runs';
+import { fitStatuses, type FitStatusRow } from '../db/fits';
 import type { RunStatus } from '../db/schema';
 import { deleteSweep, findSweep, insertSweep, recentSweepIds, setSweepPaused, setSweepStatus, sweepExists } from '../db/sweeps';
 import { gridSize, runAt, runIdOf } from '../domain/grid';
@@ -76,6 +77,8 @@ export interface SweepStatusReport {
   paused: boolean;
   runs: { total: number; completed: number; running: number; failed: number; cancelled: number; pending: number };
   runsDetail: RunDetail[];
+  /** the sweep's stored fits: law, group, status (ok | not-identified | degenerate | failed) and reason */
+  fits: FitStatusRow[];
 }
 
 export async function requireSweep(db: Db, sweepId: string) {
@@ -116,6 +119,7 @@ export async function sweepStatus(db: Db, client: Client | undefined, sweepId: s
       pending: count('pending'),
     },
     runsDetail,
+    fits: await fitStatuses(db, sweepId),
   };
 }
 
