@@ -179,6 +179,7 @@ export async function fitSweepData(data: SweepData, opts: SweepFitOptions = {}):
     const ratios = new Set(g.members.map((r) => r.dModel / r.nLayers));
     if (ratios.size < 2) continue; // one width/depth ratio: nothing to fit, not a failure
     const finals = g.members.map(finalOf).filter((x): x is Final => Boolean(x && x.last.activationRatio !== null));
+    if (finals.length === 0) continue; // no activation ratios measured
     const result = await fitCurve('width-depth', finals.map((f) => f.r.dModel / f.r.nLayers), finals.map((f) => f.last.activationRatio as number), curveOpts);
     fits.push({ law: 'width-depth', groupKey: g.key, runIds: finals.map((f) => f.r.id), result, note: `x = d_model / n_layers; final point of ${finals.length} runs` });
     opts.onProgress?.(`width-depth ${g.key}`);
