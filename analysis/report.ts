@@ -248,13 +248,18 @@ const wdFitsOf = (input: ReportInput): ReportGroupFit[] => input.widthDepthFits 
 const chinFitsOf = (input: ReportInput): ReportGroupFit[] => input.chinchillaFits ?? (input.chinchillaFit ? [{ group: 'chinchilla', result: input.chinchillaFit }] : []);
 
 /** Dashed line and a status label at its right end: how a fit that is not `ok` is drawn. */
-function unknownFitLayers(rows: Row[], x: object, yField: string, label: string): unknown[] {
+function unknownFitLayers(rows: Row[], x: object, yField: string, label: string, index = 0, cornerX?: number): unknown[] {
   if (rows.length === 0) return [];
   const xf = (x as { field: string }).field;
   const end = rows.reduce((a, b) => (Number(b[xf]) > Number(a[xf]) ? b : a));
+  const text = { type: 'text', align: 'right', fontSize: 10, fontStyle: 'italic', color: '#555' };
+  // Falling curves (loss against N) leave the top-right corner empty: the label goes there.
+  const labelLayer = cornerX !== undefined
+    ? { data: { values: [{ label: `- - ${label}` }] }, mark: { ...text, x: cornerX - 4, y: 12 + 13 * index }, encoding: { text: { field: 'label' } } }
+    : { data: { values: [{ ...end, label }] }, mark: { ...text, dx: -4, dy: 14 + 12 * index }, encoding: { x, y: { field: yField, type: 'quantitative' }, text: { field: 'label' } } };
   return [
     { data: { values: rows }, mark: { type: 'line', strokeWidth: 1.5, strokeDash: [5, 4], color: '#777' }, encoding: { x, y: { field: yField, type: 'quantitative' }, detail: { field: 'fitGroup' } } },
-    { data: { values: [{ ...end, label }] }, mark: { type: 'text', align: 'right', dy: -7, fontSize: 10, fontStyle: 'italic', color: '#555' }, encoding: { x, y: { field: yField, type: 'quantitative' }, text: { field: 'label' } } },
+    labelLayer,
   ];
 }
 
@@ -288,8 +293,8 @@ export function widthDepthSpec(input: ReportInput): Spec | null {
     const grid = linspace(Math.min(...rs), Math.max(...rs), 120);
     const band = predictBand(f, grid).map((b) => ({ r: b.x, fit: b.y, lo: clampRatio(b.lo), hi: clampRatio(b.hi), fitGroup: group }));
     if (f.status !== 'ok') {
+      layers.push(...unknownFitLayers(band, x, 'fit', `${several ? `${group}: ` : ''}${f.status} fit`, notOk));
       notOk++;
-      layers.push(...unknownFitLayers(band, x, 'fit', `${several ? `${group}: ` : ''}${f.status} fit`));
       continue;
     }
     layers.push({ data: { values: band }, mark: { type: 'area', opacity: 0.15, color: '#444' }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } });
@@ -309,7 +314,9 @@ export function widthDepthSpec(input: ReportInput): Spec | null {
     },
   });
   const dashed = notOk ? '; dashed grey: fit not ok, no band' : '';
-  return { title: `activation ratio vs width/depth ratio (segmented fit: line up to the breakpoint, flat after${dashed})`, width: 520, height: 300, layer: layers } as unknown as Spec;
+  const failed = fits.filter((f) => f.result.status === 'failed').length;
+  const failedNote = failed ? `; ${failed} failed fit${failed > 1 ? 's' : ''} not drawn (see the fit table)` : '';
+  return { title: `activation ratio vs width/depth ratio (segmented fit: line up to the breakpoint, flat after${dashed}${failedNote})`, width: 520, height: 300, layer: layers } as unknown as Spec;
 }
 
 /** Loss against average parameters N̄, with the Chinchilla fit(s) and, for one ok fit, its iso-loss lines in (N̄, D). */
@@ -326,6 +333,7 @@ export function lossSpec(input: ReportInput): Spec | null {
   const xN = { field: 'N', type: 'quantitative' as const, title: 'average parameters N̄', scale: { type: 'log' as const }, axis: { format: '~s' } };
   const left: unknown[] = [];
   const right: unknown[] = [];
+  const failed = chinFitsOf(input).filter((g) => g.result.status === 'failed').length;
   const fits = chinFitsOf(input).filter((g) => g.result.status !== 'failed');
   const single = fits.length === 1 && fits[0].result.status === 'ok' ? fits[0].result : null;
   const median = (v: number[]) => { const s = [...v].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]; };
@@ -368,8 +376,8 @@ export function lossSpec(input: ReportInput): Spec | null {
         const end = rows.at(-1);
         if (end) left.push({ data: { values: [{ ...end, label: name }] }, mark: { type: 'text', align: 'right', dy: -7, fontSize: 10, color: '#333' }, encoding: { x: xN, y: { field: 'loss', type: 'quantitative' }, text: { field: 'label' } } });
       } else {
+        left.push(...unknownFitLayers(rows, xN, 'loss', `${f.status} fit (${name})`, notOk, 360));
         notOk++;
-        left.push(...unknownFitLayers(rows, xN, 'loss', `${f.status} fit (${name})`));
       }
     }
   }
@@ -382,7 +390,8 @@ export function lossSpec(input: ReportInput): Spec | null {
     encoding: { x: xN, y: { field: 'D', type: 'quantitative', scale: { type: 'log' }, title: 'training tokens D', axis: { format: '~s' } }, tooltip: [{ field: 'run' }, { field: 'loss' }] },
   });
   const fitTitle = single ? ` — fit: E=${single.params.E.toPrecision(3)}, A=${single.params.A.toPrecision(3)}, B=${single.params.B.toPrecision(3)}, α=${single.params.alpha.toPrecision(3)}, β=${single.params.beta.toPrecision(3)}` : '';
-  const leftTitle = single ? 'loss vs N̄ (dashed: fitted law at fixed D)' : `loss vs N̄${notOk ? ' (dashed grey: fit not ok, no band, labelled with its status)' : fits.length ? ' (line: fitted law at the median D)' : ''}`;
+  const leftTitle = (single ? 'loss vs N̄ (dashed: fitted law at fixed D)' : `loss vs N̄${notOk ? ' (dashed grey: fit not ok, no band, labelled with its status)' : fits.length ? ' (line: fitted law at the median D)' : ''}`)
+    + (failed ? `; ${failed} failed fit${failed > 1 ? 's' : ''} not drawn` : '');
   return {
     title: `loss vs average parameters${fitTitle}`,
     hconcat: [
@@ -391,6 +400,17 @@ export function lossSpec(input: ReportInput): Spec | null {
     ],
     resolve: { scale: { color: 'independent' } },
   } as unknown as Spec;
+}
+
+/** Splits text into lines of at most `width` characters at spaces (Vega titles do not wrap). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let cur = '';
+  for (const w of text.split(' ')) {
+    if (cur && cur.length + 1 + w.length > width) { lines.push(cur); cur = w; } else cur = cur ? `${cur} ${w}` : w;
+  }
+  if (cur) lines.push(cur);
+  return lines;
 }
 
 function fmtFig(v: number): string {
@@ -419,7 +439,7 @@ export function journeySpec(j: ReportJourney): Spec | null {
         .map((N) => ({ N, loss: predictFromFit(v.fit, N, D), fitGroup: v.n }))
         .filter((r) => Number.isFinite(r.loss as number) && (r.loss as number) >= yLo - pad && (r.loss as number) <= yHi + pad);
       if (v.fit.status === 'ok') layers.push({ data: { values: rows }, mark: { type: 'line', color: '#333', strokeWidth: 1.8 }, encoding: { x, y } });
-      else layers.push(...unknownFitLayers(rows, x, 'loss', `${v.fit.status} fit`));
+      else layers.push(...unknownFitLayers(rows, x, 'loss', `${v.fit.status} fit`, 0, 260));
     }
     layers.push({
       data: { values: data }, mark: { type: 'point', filled: true, size: 50, opacity: 0.85 },
@@ -427,12 +447,18 @@ export function journeySpec(j: ReportJourney): Spec | null {
     });
     const won = j.comparison.bestByHeldOut === v.n ? ' ★' : '';
     return {
-      title: { text: `${JOURNEY_N_KEY[v.n]}${won}: fit ${v.fit.status}`, subtitle: `AIC ${fmtFig(v.aic)}, held-out |Δln L| ${fmtFig(v.heldOutLogError)}` },
+      title: {
+        text: `${JOURNEY_N_KEY[v.n]}${won}: fit ${v.fit.status}`,
+        subtitle: [`AIC ${fmtFig(v.aic)}, held-out |Δln L| ${fmtFig(v.heldOutLogError)}`, ...(v.k === 3 ? ['one token budget: only K + A/N^α is identified'] : [])],
+      },
       width: 260, height: 240, layer: layers,
     };
   });
   return {
-    title: { text: `The Journey Matters (${j.group}): one Chinchilla law, three definitions of N; line: law at D = ${sizeLabel(D)}`, subtitle: journeyVerdictText(j.comparison).slice(0, 180) },
+    title: {
+      text: `The Journey Matters (${j.group}): one Chinchilla law, three definitions of N; line: law at D = ${sizeLabel(D)}${j.comparison.bestByHeldOut ? '; ★ best held-out' : ''}`,
+      subtitle: wrap(journeyVerdictText(j.comparison), 150),
+    },
     hconcat: panels,
   } as unknown as Spec;
 }
