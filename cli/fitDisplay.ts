@@ -52,10 +52,11 @@ export function journeyLines(fits: readonly FitView[]): string[] {
     for (const key of ['N=N̄', 'N=N_final', 'N=N_dense']) {
       const r = of(key);
       if (!r) continue;
-      out.push(`    ${key.padEnd(10)} ${r.status.padEnd(15)} ${num(r.aic, 5).padStart(10)}  ${num(r.heldoutError, 4)}`);
+      // N̄ is N + a combining macron: two code points, one column.
+      out.push(`    ${key.padEnd(10 + (key.length - [...key.normalize('NFC')].filter((ch) => !/\p{M}/u.test(ch)).length))} ${r.status.padEnd(15)} ${num(r.aic, 5).padStart(10)}  ${num(r.heldoutError, 4)}`);
     }
     out.push(`    N̄ = average non-zero linear weights over training; N_final = non-zero linear weights at the end; N_dense = all linear weights`);
-    if (verdict) out.push(`    verdict (${verdict.status}): ${verdict.note ?? verdict.reason ?? ''}`);
+    if (verdict) out.push(`    verdict: ${verdict.note ?? verdict.reason ?? verdict.status}`);
   }
   return out;
 }
