@@ -4,8 +4,9 @@ import type { Db } from '../db/connect';
 import { markRunFinished, markRunStarted } from '../db/runs';
 import type { RunStatus, SweepStatus } from '../db/schema';
 import { setSweepStatus } from '../db/sweeps';
+import type { StoreRegistry } from '../stores';
 
-export function createBookkeeping(db: Db) {
+export function createBookkeeping(db: Db, stores: StoreRegistry) {
   return {
     /** Marks a run running and says how far its committed checkpoint got. */
     async startRun(input: { runId: string }): Promise<{ stepsDone: number }> {
@@ -16,7 +17,10 @@ export function createBookkeeping(db: Db) {
 
     /** Final state of a run; a completed run keeps its state whatever arrives later. */
     async finishRun(input: { runId: string; status: Exclude<RunStatus, 'pending' | 'running'>; error?: string }): Promise<{ finalValLoss: number | null }> {
-      return markRunFinished(db, input.runId, input.status, input.error ?? null);
+      const { finalValLoss, releasedBlob } = await markRunFinished(db, input.runId, input.status, input.error ?? null);
+      // A completed run needs no checkpoint; if deleting fails, `sparsity gc` collects it.
+      if (releasedBlob) await stores.forBlob(releasedBlob).delete(releasedBlob).catch(() => undefined);
+      return { finalValLoss };
     },
 
     /**

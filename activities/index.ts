@@ -2,8 +2,11 @@
 import type { Db } from '../db/connect';
 import { createBookkeeping } from './bookkeeping';
 import { createTrainSegment } from './trainSegment';
+import { createCollectCheckpointGarbage } from './collectGarbage';
 import { createFitSweep } from './fitSweep';
+import { createLadderActivities } from './ladder';
 import type { BackendName, EnginePaths } from '../engine/types';
+import type { StoreRegistry } from '../stores';
 
 export interface ActivityDeps {
   db: Db;
@@ -13,13 +16,19 @@ export interface ActivityDeps {
   backend?: BackendName;
   /** Where the engine caches data and finds the native backend (the worker's host decides). */
   paths: EnginePaths;
+  /** This worker's default checkpoint store URI (`postgres`, `file:///…`, `s3://…`); a sweep may name another. */
+  checkpointStore: string;
+  /** The stores this process has opened, by URI. */
+  stores: StoreRegistry;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return {
-    ...createBookkeeping(deps.db),
+    ...createBookkeeping(deps.db, deps.stores),
     trainSegment: createTrainSegment(deps),
     fitSweep: createFitSweep(deps.db),
+    collectCheckpointGarbage: createCollectCheckpointGarbage(deps.db, deps.stores, deps.checkpointStore),
+    ...createLadderActivities(deps.db),
   };
 }
 

@@ -111,7 +111,7 @@ export async function benchTrain(opts: { steps?: number; json?: boolean; torch?:
     if (!opts.json) process.stderr.write(`${msg}\n`);
   };
   const paths = enginePaths();
-  const backend = await initBackend(opts.backend, paths.nativeBackendDir);
+  const backend = await initBackend(opts.backend, paths.nativeCandidates);
   const flopsTok = trainFlopsPerToken(REFERENCE_MODEL);
   const trainer = await createTrainer(referenceConfig(steps), { paths, backend });
   log(`ours (${backend}): warming up…`);

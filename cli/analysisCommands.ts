@@ -14,6 +14,7 @@ import { fitLines, journeyLines } from './fitDisplay';
 import { UsageError } from '../domain/errors';
 import { BACKENDS } from '../engine/types';
 import type { BackendName } from '../engine/types';
+import { prepareNativeBackend } from '../stack/nativeBackend';
 
 export interface CommandContext {
   out: (v: unknown) => void;
@@ -149,6 +150,7 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .option('--json', 'one line of JSON on stdout')
     .action(async (o: { steps: number; threads: number; torch: boolean; backend?: BackendName; json?: boolean }) => {
       const { benchTrain } = await import('../bench/train');
+      await prepareNativeBackend({ flag: o.backend });
       const r = await benchTrain({ steps: o.steps, threads: o.threads, torch: o.torch, json: o.json, backend: o.backend });
       ctx.out(o.json ? r : JSON.stringify(r, null, 2));
     });
@@ -170,6 +172,17 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
       }
       const { benchFit } = await import('../bench/fit');
       const r = await benchFit({ stride: o.stride, workers: o.workers, skipScipy: o.skipScipy, log: o.json ? () => undefined : ctx.err });
+      ctx.out(o.json ? r : JSON.stringify(r, null, 2));
+    });
+  bench
+    .command('checkpoint')
+    .description('save + restore N params and two Adam moments through a checkpoint store, against cp on the same disk')
+    .option('--params <n>', 'parameters (12 bytes each with the Adam moments)', ctx.intArg('--params'), 100_000_000)
+    .requiredOption('--store <uri>', 'checkpoint store: file:///path or s3://bucket/prefix')
+    .option('--json', 'one line of JSON on stdout')
+    .action(async (o: { params: number; store: string; json?: boolean }) => {
+      const { benchCheckpoint } = await import('../bench/checkpoint');
+      const r = await benchCheckpoint({ params: o.params, store: o.store, log: o.json ? () => undefined : ctx.err });
       ctx.out(o.json ? r : JSON.stringify(r, null, 2));
     });
   bench

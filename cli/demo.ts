@@ -5,6 +5,7 @@ import { listFits } from '../db/fits';
 import { finalPoints } from '../db/sweeps';
 import { connectClient } from '../workers/connections';
 import { readEmbeddedEndpoints, removeEmbeddedEndpoints, writeEmbeddedEndpoints } from '../stack/endpoints';
+import { prepareNativeBackend } from '../stack/nativeBackend';
 import { sparsityHome } from '../stack/paths';
 import { startLocalWorkers, startStack } from '../stack/stack';
 import { UsageError } from '../domain/errors';
@@ -27,15 +28,17 @@ export async function runDemo(opts: {
   json: boolean;
   log: (m: string) => void;
   out: (v: unknown) => void;
+  checkpointStore: string;
 }): Promise<DemoSummary> {
   const spec = readSweepFile(opts.file);
   const home = sparsityHome();
   if (readEmbeddedEndpoints(home)) {
     throw new UsageError(`a sparsity dev stack is running for ${home}: stop it, or use \`sparsity submit ${opts.file} --wait\``);
   }
+  await prepareNativeBackend();
   const stack = await startStack({ home, log: opts.log });
   writeEmbeddedEndpoints(stack.endpoints, home);
-  const workers = startLocalWorkers(stack.endpoints, { taskQueue: spec.taskQueue, slots: opts.workers });
+  const workers = startLocalWorkers(stack.endpoints, { taskQueue: spec.taskQueue, slots: opts.workers, checkpointStore: opts.checkpointStore });
   let client: Client | undefined;
   const db = connect(stack.endpoints.databaseUrl, { max: 2 });
   try {

@@ -32,6 +32,7 @@ export function printRuns(runs: RunDetail[], write: (s: string) => void): void {
       label: r.label,
       status: r.status,
       step: `${r.step}/${r.steps}`,
+      branch: r.branchOf ? `${r.branchOf.slice(r.branchOf.lastIndexOf('.') + 1)}@${r.branchStep}` : null,
       val_loss: r.valLoss,
       activation_ratio: r.activationRatio,
       backend: r.backend,
@@ -45,7 +46,16 @@ export function printStatus(s: SweepStatusReport, write: (s: string) => void): v
   const c = s.runs;
   write(`${s.sweepId}  ${s.status}${s.message ? `  (${s.message})` : ''}`);
   write(`runs: ${c.total} total, ${c.completed} completed, ${c.running} running, ${c.pending} pending, ${c.failed} failed, ${c.cancelled} cancelled`);
+  write(computeLine(s.compute));
   printRuns(s.runsDetail, write);
+}
+
+/** Steps trained so far, and what token-budget ladders saved against training every run from scratch. */
+export function computeLine(c: SweepStatusReport['compute']): string {
+  if (c.branchedRuns === 0) return `compute: ${c.stepsTrained} steps trained`;
+  const saved = c.stepsFromScratch - c.stepsTrained;
+  const pct = c.stepsFromScratch > 0 ? ` (${((100 * saved) / c.stepsFromScratch).toFixed(0)}% saved)` : '';
+  return `compute: ${c.stepsTrained} steps trained of ${c.stepsFromScratch} from scratch${pct}; ${c.branchedRuns} runs branched from a trunk`;
 }
 
 /** Live bars on stderr: the sweep as a whole, then each active run. */

@@ -3,6 +3,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { Client } from '@temporalio/client';
 import { BACKENDS } from '../engine/types';
+import { checkStoreUri } from '../stores';
+import { registerGcCommand } from './gcCommand';
 import type { BackendName } from '../engine/types';
 import { connect, migrateToLatest, type Db } from '../db/connect';
 import { connectClient, type Endpoints } from '../workers/connections';
@@ -18,6 +20,7 @@ import { printStatus, printRuns, printTable, StatusDisplay } from './display';
 import { runReadOnlySql, withDatabaseUrl } from './sql';
 import { registerAnalysisCommands } from './analysisCommands';
 import { runDemo } from './demo';
+import { prepareNativeBackend } from '../stack/nativeBackend';
 
 const err = (m: string) => process.stderr.write(`${m}\n`);
 const out = (v: unknown) => process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v)}\n`);
@@ -97,17 +100,20 @@ Examples:
     .option('--port <p>', 'Temporal gRPC port', intArg('--port'))
     .option('--ui-port <p>', 'Temporal web UI port', intArg('--ui-port'))
     .addOption(new Option('--backend <b>', 'training backend').choices(BACKENDS))
-    .action(async (o: { workers: number; taskQueue: string; port?: number; uiPort?: number; backend?: BackendName }) => {
+    .addOption(checkpointStoreOption())
+    .action(async (o: { workers: number; taskQueue: string; port?: number; uiPort?: number; backend?: BackendName; checkpointStore: string }) => {
+      await checkStoreUri(o.checkpointStore);
       const home = sparsityHome();
       if (readEmbeddedEndpoints(home)) throw new UsageError(`a sparsity dev stack is already running for ${home} (see ${home}/endpoints.json)`);
+      await prepareNativeBackend({ flag: o.backend });
       const stack = await startStack({ home, temporalPort: o.port, uiPort: o.uiPort, log: err });
       writeEmbeddedEndpoints(stack.endpoints, home);
-      const workers = startLocalWorkers(stack.endpoints, { taskQueue: o.taskQueue, slots: o.workers, backend: o.backend });
+      const workers = startLocalWorkers(stack.endpoints, { taskQueue: o.taskQueue, slots: o.workers, backend: o.backend, checkpointStore: o.checkpointStore });
       err(`Temporal:  ${stack.endpoints.temporalAddress}`);
       if (stack.endpoints.uiUrl) err(`Web UI:    ${stack.endpoints.uiUrl}`);
       // The embedded database's local password is no secret; one from the environment is.
       err(`Database:  DATABASE_URL=${process.env.DATABASE_URL ? redactUrl(stack.endpoints.databaseUrl) : stack.endpoints.databaseUrl}`);
-      err(`Workers:   ${o.workers} training slot(s) on task queue "${o.taskQueue}"`);
+      err(`Workers:   ${o.workers} training slot(s) on task queue "${o.taskQueue}", checkpoints in ${o.checkpointStore}`);
       err('Ready. In another terminal: sparsity submit examples/quick.yaml --wait   (Ctrl-C here stops everything)');
       const sig = await waitForInterrupt();
       err(`${sig}: stopping workers, Temporal and PostgreSQL ...`);
@@ -123,10 +129,13 @@ Examples:
     .option('--task-queue <q>', 'task queue (the sweep file names it)', 'sparsity')
     .option('--slots <n>', 'training slots: one per GPU on GPU hosts, one per core on CPU', intArg('--slots'), 1)
     .addOption(new Option('--backend <b>', 'training backend').choices(BACKENDS))
-    .action(async (o: { taskQueue: string; slots: number; backend?: BackendName }) => {
+    .addOption(checkpointStoreOption())
+    .action(async (o: { taskQueue: string; slots: number; backend?: BackendName; checkpointStore: string }) => {
+      await checkStoreUri(o.checkpointStore);
       const endpoints = resolveEndpoints();
       const abort = new AbortController();
-      const opts = { endpoints, taskQueue: o.taskQueue, slots: o.slots, backend: o.backend, paths: enginePaths() };
+      const opts = { endpoints, taskQueue: o.taskQueue, slots: o.slots, backend: o.backend, paths: enginePaths(), checkpointStore: o.checkpointStore };
+      if (o.slots > 0) await prepareNativeBackend({ flag: o.backend });
       const slots = forkTrainingSlots(opts);
       const orchestration = runOrchestrationWorker(opts, abort.signal);
       err(`worker ${process.pid}: queue "${o.taskQueue}", ${o.slots} training slot(s), Temporal ${endpoints.temporalAddress}`);
@@ -140,13 +149,14 @@ Examples:
     .requiredOption('--task-queue <q>')
     .requiredOption('--slot <n>', 'slot number', intArg('--slot'))
     .addOption(new Option('--backend <b>').choices(BACKENDS))
-    .action(async (o: { taskQueue: string; slot: number; backend?: BackendName }) => {
+    .addOption(checkpointStoreOption())
+    .action(async (o: { taskQueue: string; slot: number; backend?: BackendName; checkpointStore: string }) => {
       const endpoints = resolveEndpoints();
       const abort = new AbortController();
       // Exit with the parent: a slot must not outlive the worker that forked it.
       process.on('disconnect', () => abort.abort());
       void waitForInterrupt().then(() => abort.abort());
-      await runTrainingSlot({ endpoints, taskQueue: o.taskQueue, slots: 1, slot: o.slot, backend: o.backend, paths: enginePaths() }, abort.signal);
+      await runTrainingSlot({ endpoints, taskQueue: o.taskQueue, slots: 1, slot: o.slot, backend: o.backend, paths: enginePaths(), checkpointStore: o.checkpointStore }, abort.signal);
       process.exit(0);
     });
 
@@ -215,6 +225,7 @@ Examples:
               sweepId: s.sweepId,
               status: s.status,
               runs: s.runs,
+              compute: s.compute,
               runsDetail: s.runsDetail.map((r) => ({ runId: r.runId, label: r.label, status: r.status, progress: r.progress })),
               fits: s.fits,
             });
@@ -288,14 +299,24 @@ Examples:
     .option('--file <f>', 'sweep file (default: the package\'s examples/quick.yaml)')
     .option('--workers <n>', 'training slots', intArg('--workers'), 2)
     .option('--json', 'last stdout line: {"sweepId","runs":{"total","completed"},"fits":[...]}')
-    .action(async (o: { file?: string; workers: number; json?: boolean }) => {
+    .addOption(checkpointStoreOption())
+    .action(async (o: { file?: string; workers: number; json?: boolean; checkpointStore: string }) => {
+      await checkStoreUri(o.checkpointStore);
       const file = o.file ?? path.join(projectRoot(), 'examples', 'quick.yaml');
-      const summary = await runDemo({ file, workers: o.workers, json: Boolean(o.json), log: err, out });
+      const summary = await runDemo({ file, workers: o.workers, json: Boolean(o.json), log: err, out, checkpointStore: o.checkpointStore });
       if (summary.runs.completed < summary.runs.total) process.exitCode = 1;
     });
 
   registerAnalysisCommands(program, { out, err, intArg, withServices });
+  registerGcCommand(program, { out, err, intArg, withServices });
   return program;
+}
+
+/** `--checkpoint-store`: where a worker writes checkpoints unless the sweep file names a store. */
+function checkpointStoreOption(): Option {
+  return new Option('--checkpoint-store <uri>', 'checkpoint store: postgres (inline, small models) | file:///shared/path | s3://bucket/prefix')
+    .env('SPARSITY_CHECKPOINT_STORE')
+    .default('postgres');
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -312,7 +333,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : 2;
       return;
     }
-    if (e instanceof UsageError) {
+    // UsageError, and the backend/GPU errors that carry exit code 2 (a bad --gpus, SPARSITY_BACKEND).
+    if (e instanceof UsageError || (e instanceof Error && (e as Error & { exitCode?: unknown }).exitCode === 2)) {
       err(`error: ${e.message}`);
       process.exitCode = 2;
       return;

@@ -2,6 +2,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Db } from '../db/connect';
 import { runDetails, type RunDetail } from '../db/runs';
+import { ladderSavings, type LadderSavings } from '../db/ladders';
 import { fitStatuses, type FitStatusRow } from '../db/fits';
 import type { RunStatus } from '../db/schema';
 import { deleteSweep, findSweep, insertSweep, recentSweepIds, setSweepPaused, setSweepStatus, sweepExists } from '../db/sweeps';
@@ -77,6 +78,8 @@ export interface SweepStatusReport {
   paused: boolean;
   runs: { total: number; completed: number; running: number; failed: number; cancelled: number; pending: number };
   runsDetail: RunDetail[];
+  /** Steps trained against steps if every run trained from scratch (token-budget ladders save the difference). */
+  compute: LadderSavings;
   /** the sweep's stored fits: law, group, status (ok | not-identified | degenerate | failed) and reason */
   fits: FitStatusRow[];
 }
@@ -119,6 +122,7 @@ export async function sweepStatus(db: Db, client: Client | undefined, sweepId: s
       pending: count('pending'),
     },
     runsDetail,
+    compute: await ladderSavings(db, sweepId),
     fits: await fitStatuses(db, sweepId),
   };
 }

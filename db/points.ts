@@ -4,6 +4,7 @@
 import { sql } from 'kysely';
 import type { LayerMetric, MetricSummary } from '../engine/types';
 import type { Db } from './connect';
+import { blobReferenced, storeBranchCheckpoint } from './ladders';
 
 export interface EvalPoint {
   runId: string;
@@ -19,18 +20,31 @@ export interface EvalPoint {
   nonzeroParams: number;
   metrics: MetricSummary[];
   layers: LayerMetric[];
-  checkpoint: { data: Uint8Array; backend: string };
+  /** The blob already written to a checkpoint store (stores/): only its pointer is committed here. */
+  checkpoint: { uri: string; sha256: string; bytes: number; formatVersion: number; backend: string };
   /** N̄ so far (mean non-zero linear weights over the steps trained). */
   avgNonzeroParams: number;
   /** Wall seconds since the previous point, training and measuring separately. */
   trainSeconds: number;
   measureSeconds: number;
   worker: string;
+  /** A trunk's branch point (domain/ladder.ts): also keep this checkpoint for that many branching runs. */
+  branchCheckpoint?: { branches: number };
 }
 
-export async function commitEvalPoint(db: Db, p: EvalPoint): Promise<void> {
+/**
+ * `committed`: the pointer now names this point's blob. `unreferenced`: a blob no row points to
+ * after this commit (the superseded one, or this point's own when a later or completed run won):
+ * the caller deletes it; garbage collection catches it if that fails.
+ */
+export interface CommitOutcome {
+  committed: boolean;
+  unreferenced: string | null;
+}
+
+export async function commitEvalPoint(db: Db, p: EvalPoint): Promise<CommitOutcome> {
   const { step } = p;
-  await db.transaction().execute(async (tx) => {
+  return db.transaction().execute(async (tx): Promise<CommitOutcome> => {
     await tx
       .insertInto('run_points')
       .values({
@@ -84,21 +98,27 @@ export async function commitEvalPoint(db: Db, p: EvalPoint): Promise<void> {
         )
         .execute();
     }
+    const c = p.checkpoint;
+    const pointer = { uri: c.uri, sha256: c.sha256, bytes: c.bytes, format_version: c.formatVersion, backend: c.backend };
+    if (p.branchCheckpoint) {
+      await storeBranchCheckpoint(tx, { trunkRunId: p.runId, step, pointer, branches: p.branchCheckpoint.branches });
+    }
     const run = await tx.selectFrom('runs').select('status').where('id', '=', p.runId).executeTakeFirst();
-    if (run?.status === 'completed') return; // finished elsewhere: no orphaned checkpoint
-    const data = Buffer.from(p.checkpoint.data.buffer, p.checkpoint.data.byteOffset, p.checkpoint.data.byteLength);
-    const backend = p.checkpoint.backend;
-    await tx
+    const unlessShared = async (uri: string) => ((await blobReferenced(tx, uri)) ? null : uri);
+    if (run?.status === 'completed') return { committed: false, unreferenced: await unlessShared(c.uri) }; // finished elsewhere
+    const prev = await tx.selectFrom('checkpoints').select('uri').where('run_id', '=', p.runId).forUpdate().executeTakeFirst();
+    const written = await tx
       .insertInto('checkpoints')
-      .values({ run_id: p.runId, step, data, bytes: data.byteLength, backend })
+      .values({ run_id: p.runId, step, ...pointer })
       .onConflict((oc) =>
         oc
           .column('run_id')
-          .doUpdateSet({ step, data, bytes: data.byteLength, backend, created_at: sql`now()` })
+          .doUpdateSet({ step, ...pointer, created_at: sql`now()` })
           // A worker presumed dead may still finish late: never move a checkpoint backwards.
           .where('checkpoints.step', '<', step),
       )
-      .execute();
+      .returning('run_id')
+      .executeTakeFirst();
     // A worker presumed dead may commit late: only a step at least as far as the stored one
     // updates the run's latest figures.
     await tx
@@ -117,5 +137,7 @@ export async function commitEvalPoint(db: Db, p: EvalPoint): Promise<void> {
       .where('steps_done', '<=', step)
       .where('status', '!=', 'completed')
       .execute();
+    if (!written) return { committed: false, unreferenced: await unlessShared(c.uri) };
+    return { committed: true, unreferenced: prev && prev.uri !== c.uri ? await unlessShared(prev.uri) : null };
   });
 }

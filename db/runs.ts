@@ -2,19 +2,28 @@
 // bookkeeping activities read and write, and the per-run view the CLI shows.
 import { sql } from 'kysely';
 import type { Db } from './connect';
+import { blobReferenced } from './ladders';
 import type { RunStatus } from './schema';
+
+/** The pointer row of a run's last committed checkpoint: the blob lives in a checkpoint store (stores/). */
+export interface CheckpointPointer {
+  step: number;
+  uri: string;
+  sha256: string;
+  bytes: number;
+}
 
 /** A run the training activity is about to work on: its stored key and last committed checkpoint. */
 export interface RunTrainingState {
   runKey: string;
   status: RunStatus;
-  checkpoint: { step: number; data: Buffer } | null;
+  checkpoint: CheckpointPointer | null;
 }
 
 export async function loadTrainingState(db: Db, runId: string): Promise<RunTrainingState | null> {
   const run = await db.selectFrom('runs').select(['run_key', 'status']).where('id', '=', runId).executeTakeFirst();
   if (!run) return null;
-  const ck = await db.selectFrom('checkpoints').select(['step', 'data']).where('run_id', '=', runId).executeTakeFirst();
+  const ck = await db.selectFrom('checkpoints').select(['step', 'uri', 'sha256', 'bytes']).where('run_id', '=', runId).executeTakeFirst();
   return { runKey: run.run_key, status: run.status, checkpoint: ck ?? null };
 }
 
@@ -67,13 +76,16 @@ export async function markRunStarted(db: Db, runId: string): Promise<{ stepsDone
   return { stepsDone: ck?.step ?? 0 };
 }
 
-/** Final state of a run; a completed run keeps its state whatever arrives later. Returns its final validation loss. */
+/**
+ * Final state of a run; a completed run keeps its state whatever arrives later. Returns its final
+ * validation loss and, for a completed run, the URI of the checkpoint blob nobody needs any more.
+ */
 export async function markRunFinished(
   db: Db,
   runId: string,
   status: Exclude<RunStatus, 'pending' | 'running'>,
   error: string | null,
-): Promise<{ finalValLoss: number | null }> {
+): Promise<{ finalValLoss: number | null; releasedBlob: string | null }> {
   const row = await db
     .updateTable('runs')
     .set({ status, error, finished_at: sql`now()`, updated_at: sql`now()` })
@@ -81,13 +93,23 @@ export async function markRunFinished(
     .where('status', '!=', 'completed')
     .returning(['final_val_loss'])
     .executeTakeFirst();
+  let releasedBlob: string | null = null;
   if (status === 'completed') {
     // Checkpoints serve resumption only; failed and cancelled runs keep theirs so they can be resumed.
-    await db.deleteFrom('checkpoints').where('run_id', '=', runId).execute();
+    const ck = await db.deleteFrom('checkpoints').where('run_id', '=', runId).returning('uri').executeTakeFirst();
+    // A trunk's blob may still be a branch point that a shorter budget has not taken yet.
+    releasedBlob = ck && !(await blobReferenced(db, ck.uri)) ? ck.uri : null;
   }
-  if (row) return { finalValLoss: row.final_val_loss };
+  if (row) return { finalValLoss: row.final_val_loss, releasedBlob };
   const done = await db.selectFrom('runs').select('final_val_loss').where('id', '=', runId).executeTakeFirst();
-  return { finalValLoss: done?.final_val_loss ?? null };
+  return { finalValLoss: done?.final_val_loss ?? null, releasedBlob };
+}
+
+/** Every blob URI a committed row names (run checkpoints and ladder branch points). */
+export async function checkpointUris(db: Db): Promise<string[]> {
+  const own = await db.selectFrom('checkpoints').select('uri').execute();
+  const branch = await db.selectFrom('branch_checkpoints').select('uri').execute();
+  return [...own, ...branch].map((r) => r.uri);
 }
 
 /** One row per run of a sweep, with its last stored activation ratio, in run order. */
@@ -103,6 +125,9 @@ export interface RunDetail {
   backend: string | null;
   worker: string | null;
   error: string | null;
+  /** Token-budget ladder: the trunk this run branched from and the step (its points up to it are the trunk's). */
+  branchOf: string | null;
+  branchStep: number | null;
 }
 
 export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> {
@@ -129,6 +154,8 @@ export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> 
       'runs.backend',
       'runs.worker',
       'runs.error',
+      'runs.branch_of',
+      'runs.branch_step',
       'last.activation_ratio',
     ])
     .where('runs.sweep_id', '=', sweepId)
@@ -146,5 +173,7 @@ export async function runDetails(db: Db, sweepId: string): Promise<RunDetail[]> 
     backend: r.backend,
     worker: r.worker,
     error: r.error,
+    branchOf: r.branch_of,
+    branchStep: r.branch_step,
   }));
 }

@@ -50,6 +50,9 @@ export interface RunsTable {
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
   updated_at: Generated<Date>;
+  /** Token-budget ladder: the trunk run whose points up to `branch_step` this run copied, and whose state it trained on from. */
+  branch_of: ColumnType<string | null, string | null | undefined, string | null>;
+  branch_step: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface RunPointsTable {
@@ -84,12 +87,41 @@ export interface LayerPointsTable {
   activation_ratio: number;
 }
 
+/** One row per run: a pointer to the run's latest committed checkpoint blob in a checkpoint store. */
 export interface CheckpointsTable {
   run_id: string;
   step: number;
-  data: Buffer;
+  /** Where the blob lives: file:///…, s3://bucket/…, or postgres:<key> (rows of checkpoint_blobs). */
+  uri: string;
+  /** Lower-case hex SHA-256 of the blob, verified on every restore. */
+  sha256: string;
+  /** Blob size in bytes (bigint column, read as a number). */
   bytes: number;
+  /** Checkpoint byte format (1 = SPCK0001). */
+  format_version: number;
+  /** The tfjs backend that wrote it. */
   backend: string;
+  created_at: Generated<Date>;
+}
+
+/** Blobs of the postgres checkpoint store, in chunks of at most 16 MiB. */
+export interface CheckpointBlobsTable {
+  blob_key: string;
+  seq: number;
+  data: Buffer;
+  created_at: Generated<Date>;
+}
+
+/** A trunk run's checkpoint (a pointer to its blob) at a step where shorter budgets branch, kept until each of them took it. */
+export interface BranchCheckpointsTable {
+  trunk_run_id: string;
+  step: number;
+  uri: string;
+  sha256: string;
+  bytes: Count;
+  format_version: number;
+  backend: string;
+  remaining: number;
   created_at: Generated<Date>;
 }
 
@@ -190,6 +222,8 @@ export interface Database {
   metric_points: MetricPointsTable;
   layer_points: LayerPointsTable;
   checkpoints: CheckpointsTable;
+  checkpoint_blobs: CheckpointBlobsTable;
+  branch_checkpoints: BranchCheckpointsTable;
   fits: FitsTable;
   run_overview: RunOverviewView;
   activation_curves: ActivationCurvesView;

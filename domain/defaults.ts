@@ -12,6 +12,8 @@ export const SWEEP_DEFAULTS = {
   maxRuns: 100_000,
   /** Runs per sweep-workflow history before it continues as new. */
   continueAsNewEvery: 500,
+  /** Branch runs that differ only in `steps` from one trunk where that gives the same numbers (domain/ladder.ts). */
+  ladder: true,
 } as const;
 
 export const MODEL_DEFAULTS = {
@@ -30,6 +32,7 @@ export const MODEL_DEFAULTS = {
 
 export const DATA_DEFAULTS = { valSize: 256 } as const;
 
+/** `warmupSteps` has no default: a run warms up over the fraction `warmup` of its steps unless the file gives it. */
 export const OPTIM_DEFAULTS: Readonly<OptimConfig> = {
   lr: 3e-3,
   schedule: 'cosine',

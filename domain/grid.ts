@@ -14,7 +14,7 @@ export interface PlannedRun {
   config: RunConfig;
 }
 
-type GridAxis = keyof SweepSpec['grid'];
+export type GridAxis = keyof SweepSpec['grid'];
 /** Innermost axis last: consecutive runs differ by seed first, so early results span the grid. */
 const AXES: GridAxis[] = ['activation', 'size', 'pruning', 'steps', 'lr', 'seed'];
 /** Axes that may be left empty: the base value then stands. */
@@ -80,6 +80,18 @@ export function runAt(spec: SweepSpec, index: number): PlannedRun {
   const lrPart = lrs.length > 1 ? ` lr${lr}` : '';
   const label = `${activation} d${model.dModel} L${model.nLayers} ${pruningLabel(pruning)}${stepsPart}${lrPart} s${seed}`;
   return { index, key: hashJson(config), label, config };
+}
+
+/**
+ * The runs that differ from run `index` only along `axis`, as indices in that axis's order
+ * (`index` itself included). One axis digit of the mixed-radix index changes.
+ */
+export function alongAxis(spec: SweepSpec, index: number, axis: GridAxis): number[] {
+  const at = AXES.indexOf(axis);
+  const stride = AXES.slice(at + 1).reduce((n, a) => n * axisLength(spec, a), 1);
+  const n = axisLength(spec, axis);
+  const digit = Math.floor(index / stride) % n;
+  return Array.from({ length: n }, (_, k) => index + (k - digit) * stride);
 }
 
 /** Every run, for validation and small sweeps; the workflow uses `runAt` lazily instead. */

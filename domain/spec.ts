@@ -54,8 +54,14 @@ export interface DataConfig {
 export interface OptimConfig {
   lr: number;
   schedule: 'cosine' | 'wsd' | 'constant';
-  /** Fraction of steps spent warming up linearly from 0. */
+  /** Fraction of steps spent warming up linearly from 0 (0 when `warmupSteps` is given). */
   warmup: number;
+  /**
+   * Warmup length in optimiser steps, independent of the run's length; replaces `warmup`. Absent
+   * unless the sweep file sets it, so configurations without it keep their run keys. Runs that
+   * differ only in `steps` then share their warmup and stable phase (token-budget ladders).
+   */
+  warmupSteps?: number;
   /** WSD only: fraction of steps in the final decay. */
   decay: number;
   /** Final learning rate as a fraction of `lr`. */
@@ -120,6 +126,10 @@ export interface SweepSpec {
   continueAsNewEvery?: number;
   /** A training slot silent for this long is presumed dead; its segment is retried elsewhere. */
   heartbeatTimeoutSeconds: number;
+  /** Where this sweep's checkpoints go (`postgres`, `file:///shared/path`, `s3://bucket/prefix`); absent = each worker's default. */
+  checkpointStore?: string;
+  /** `false`: never branch runs from a shared trunk (domain/ladder.ts); absent = ladders where they apply. */
+  ladder?: boolean;
   base: Omit<RunConfig, 'seed' | 'pruning'>;
   grid: {
     activation: Activation[];

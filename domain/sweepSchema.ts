@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { parseMetric } from './metricNames';
 import { infeasibilities } from './feasibility';
 import { gridSize } from './grid';
+import { ladderCandidate } from './ladder';
 import { DATA_DEFAULTS, MEASURE_DEFAULTS, MODEL_DEFAULTS, OPTIM_DEFAULTS, PRUNING_DEFAULTS, SWEEP_DEFAULTS, TRAINING_DEFAULTS } from './defaults';
 import { UsageError } from './errors';
 import { ACTIVATIONS, PRUNING_SCHEDULES, type SweepSpec } from './spec';
@@ -65,6 +66,11 @@ const sweepSchema = z.strictObject({
   heartbeatTimeout: z.number().positive().default(SWEEP_DEFAULTS.heartbeatTimeoutSeconds),
   maxRuns: posInt.default(SWEEP_DEFAULTS.maxRuns),
   continueAsNewEvery: posInt.default(SWEEP_DEFAULTS.continueAsNewEvery),
+  checkpointStore: z
+    .string()
+    .regex(/^(postgres|file:\/\/\/\S+|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/\S*)?)$/, 'expected postgres, file:///absolute/path or s3://bucket/prefix')
+    .optional(),
+  ladder: z.boolean().default(SWEEP_DEFAULTS.ladder),
   // prefault: an omitted section is parsed as {}, so its own defaults apply.
   model: modelSchema.prefault({}),
   data: z
@@ -74,7 +80,9 @@ const sweepSchema = z.strictObject({
     .strictObject({
       lr: z.number().positive('learning rate must be > 0').default(OPTIM_DEFAULTS.lr),
       schedule: z.enum(['cosine', 'wsd', 'constant']).default(OPTIM_DEFAULTS.schedule),
-      warmup: fraction.default(OPTIM_DEFAULTS.warmup),
+      // Default applied in validateSweep: it must know whether the file gave `warmup` at all.
+      warmup: fraction.optional(),
+      warmupSteps: z.number().int().nonnegative().optional(),
       decay: fraction.default(OPTIM_DEFAULTS.decay),
       minLrRatio: fraction.default(OPTIM_DEFAULTS.minLrRatio),
       weightDecay: z.number().min(0).default(OPTIM_DEFAULTS.weightDecay),
@@ -183,6 +191,19 @@ export function validateSweep(raw: unknown, source = '<input>', overrides: { nam
     if (axis !== 'steps' && axis !== 'lr' && values.length === 0) fail(`grid.${axis}`, 'must list at least one value (the grid is empty)');
   }
 
+  const { warmup, warmupSteps, ...optimRest } = f.optim;
+  if (warmup !== undefined && warmupSteps !== undefined) {
+    fail('optim.warmupSteps', `give the warmup as a fraction (warmup: ${warmup}) or in steps (warmupSteps: ${warmupSteps}), not both`);
+  }
+  const allSteps = f.grid.steps.length > 0 ? f.grid.steps : [f.training.steps];
+  if (warmupSteps !== undefined && warmupSteps >= Math.min(...allSteps)) {
+    fail('optim.warmupSteps', `must be shorter than every run (shortest: ${Math.min(...allSteps)} steps) (got ${warmupSteps})`);
+  }
+  // `warmupSteps` only appears when given: configurations without it keep their run keys.
+  const optim = warmupSteps === undefined ? { ...optimRest, warmup: warmup ?? OPTIM_DEFAULTS.warmup } : { ...optimRest, warmup: 0, warmupSteps };
+  // A ladder's trunk (the longest budget) must start before the runs that branch from it.
+  const grid = ladderCandidate(f.ladder, optim.schedule, warmupSteps, f.grid.steps) ? { ...f.grid, steps: [...f.grid.steps].sort((a, b) => b - a) } : f.grid;
+
   const m = f.model;
   const spec: SweepSpec = {
     name: f.name,
@@ -191,6 +212,8 @@ export function validateSweep(raw: unknown, source = '<input>', overrides: { nam
     segmentSteps: f.segmentSteps,
     heartbeatTimeoutSeconds: f.heartbeatTimeout,
     continueAsNewEvery: f.continueAsNewEvery,
+    ...(f.checkpointStore ? { checkpointStore: f.checkpointStore } : {}),
+    ...(f.ladder ? {} : { ladder: false }),
     base: {
       model:
         family === 'mlp'
@@ -220,11 +243,11 @@ export function validateSweep(raw: unknown, source = '<input>', overrides: { nam
               vocabSize: m.vocabSize,
             },
       data: { kind: dataKind, valSize: f.data.valSize },
-      optim: f.optim,
+      optim,
       training: f.training,
       measure: f.measure,
     },
-    grid: f.grid,
+    grid,
   };
   const total = gridSize(spec);
   if (total > f.maxRuns) {

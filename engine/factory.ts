@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { canonicalJson } from '../domain/hash';
 import type { RunConfig } from '../domain/spec';
 import { initBackend } from './backend';
-import { decodeCheckpoint, type CheckpointCounters } from './checkpoint';
+import { decodeCheckpoint, type CheckpointContents, type CheckpointCounters } from './checkpoint';
 import { loadBrownData } from './data/brown';
 import type { DataSource } from './data/source';
 import { SyntheticData } from './data/synthetic';
@@ -44,8 +44,8 @@ export function initialParams(specs: ParamSpec[], seed: number): tf.Tensor[] {
   });
 }
 
-function restoreState(config: RunConfig, specs: ParamSpec[], bytes: Uint8Array): TrainerState {
-  const { counters, groups } = decodeCheckpoint(bytes);
+function restoreState(config: RunConfig, specs: ParamSpec[], checkpoint: Uint8Array | CheckpointContents): TrainerState {
+  const { counters, groups } = checkpoint instanceof Uint8Array ? decodeCheckpoint(checkpoint) : checkpoint;
   const expected = checkpointKey(config);
   const fail = (why: string): never => {
     tf.dispose(Object.values(groups).flat().filter((t): t is tf.Tensor => t != null));
@@ -65,9 +65,9 @@ function restoreState(config: RunConfig, specs: ParamSpec[], bytes: Uint8Array):
 
 export async function createTrainer(
   config: RunConfig,
-  opts: { paths: EnginePaths; checkpoint?: Uint8Array; backend?: BackendName },
+  opts: { paths: EnginePaths; checkpoint?: Uint8Array | CheckpointContents; backend?: BackendName },
 ): Promise<NetworkTrainer> {
-  const backend = await initBackend(opts.backend, opts.paths.nativeBackendDir);
+  const backend = await initBackend(opts.backend, opts.paths.nativeCandidates);
   const network = buildNetwork(config);
   const data = buildData(config, opts.paths);
   let state: TrainerState;

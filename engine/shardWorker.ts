@@ -13,7 +13,7 @@ import type { BackendName } from './types';
 let network: Network | null = null;
 
 async function init(msg: WorkerInit): Promise<void> {
-  await initBackend(msg.backend as BackendName, msg.nativeBackendDir);
+  await initBackend(msg.backend as BackendName, msg.nativeBackendDir ? [{ label: msg.nativeBackendDir, request: msg.nativeBackendDir }] : []);
   network = msg.model.family === 'mlp' ? new MlpNetwork(msg.model as ModelConfig & { family: 'mlp' }) : new TransformerNetwork(msg.model);
 }
 

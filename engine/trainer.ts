@@ -4,7 +4,7 @@ import type { RunConfig } from '../domain/spec';
 import { measureSparsity } from './sparsity/metrics';
 import type { FfnCapture, SparsityProbe } from './sparsity/probe';
 import { isPruneStep, sparsityAt, updateMasks } from './sparsity/pruning';
-import { encodeCheckpoint, type CheckpointCounters } from './checkpoint';
+import { encodeCheckpoint, type CheckpointContents, type CheckpointCounters } from './checkpoint';
 import type { DataSource } from './data/source';
 import type { Network } from './model/network';
 import { adamWUpdate, type AdamState } from './optimizer';
@@ -148,10 +148,14 @@ export class NetworkTrainer implements Trainer {
   }
 
   async checkpoint(): Promise<Uint8Array> {
-    return encodeCheckpoint({
+    return encodeCheckpoint(this.checkpointContents());
+  }
+
+  checkpointContents(): CheckpointContents {
+    return {
       counters: { ...this.counters },
       groups: { params: this.weights, 'adam.m': this.adam.m, 'adam.v': this.adam.v, masks: this.masks },
-    });
+    };
   }
 
   /** Current parameter values (copies), for tests and tools. */

@@ -1,5 +1,6 @@
 // The contract between the orchestration (activities/runSegment.ts) and the training engine.
 import type { ParamCounts } from '../domain/sizing';
+import type { CheckpointContents } from './checkpoint';
 import type { RunConfig } from '../domain/spec';
 
 export type { ParamCounts };
@@ -9,12 +10,21 @@ export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 /** The choices in the order tried when none is requested: fastest first. */
 export const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 
+/** The native TensorFlow build a process wants: CPU, or CUDA (tfjs-node-gpu). */
+export type NativeVariant = 'cpu' | 'gpu';
+
+/** A place tfjs-node may be loaded from (`require` request), with a label for error messages. */
+export interface NativeCandidate {
+  label: string;
+  request: string;
+}
+
 /** Where the engine reads and writes on disk. The caller (a worker, a bench, a test) decides; the engine never guesses. */
 export interface EnginePaths {
   /** Derived data shared by the processes of a host: trained tokenizers, tokenised corpora. */
   cacheDir: string;
-  /** The tfjs-node package built against PyPI's TensorFlow (scripts/tfjs-node/install.sh); absent = npm packages only. */
-  nativeBackendDir?: string;
+  /** Where tfjs-node may be, in order (stack/paths.ts nativeCandidates); empty = wasm/cpu only. */
+  nativeCandidates: NativeCandidate[];
 }
 
 
@@ -71,5 +81,7 @@ export interface Trainer {
   evaluate(): Promise<EvalResult>;
   /** Everything needed to resume bit-exactly: parameters, optimiser state, masks, step, counters. */
   checkpoint(): Promise<Uint8Array>;
+  /** The same state as live tensors, for streaming it out (engine/checkpointStream.ts) without a whole-checkpoint buffer; valid until the next step. */
+  checkpointContents(): CheckpointContents;
   dispose(): void;
 }

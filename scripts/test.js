@@ -26,8 +26,13 @@ for (const [dir, abs, ext] of [
     files.push(path.join(abs, f));
   }
 }
+// Tests train on wasm unless a test says otherwise: runs compared bit for bit must share a backend,
+// and the wasm path (what a machine without a C++ compiler gets) stays tested. Tests of the native
+// backend set these themselves.
+const env = { ...process.env, SPARSITY_BACKEND: process.env.SPARSITY_BACKEND ?? 'wasm', SPARSITY_NATIVE_INSTALL: process.env.SPARSITY_NATIVE_INSTALL ?? '0' };
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
   stdio: 'inherit',
   cwd: root,
+  env,
 });
 process.exit(r.status ?? 1);

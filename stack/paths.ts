@@ -1,7 +1,7 @@
 // Where things live on disk.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { EnginePaths } from '../engine/types';
+import type { EnginePaths, NativeCandidate, NativeVariant } from '../engine/types';
 
 /** The package root (holds package.json), whether we run from dist/ or from sources. */
 export function projectRoot(): string {
@@ -21,14 +21,50 @@ export function sparsityHome(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
+ * Per-state-dir install of the native backend: `$SPARSITY_HOME/native/tfjs-node-<variant>`. It
+ * holds the npm package and its compiled binding, linked to this checkout's tfjs-core; the large
+ * TensorFlow/CUDA libraries it links to live in the per-machine cache (see stack/nativeBackend.ts).
+ */
+export function nativeInstallDir(variant: NativeVariant, env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(sparsityHome(env), 'native', `tfjs-node-${variant}`);
+}
+
+/** The tfjs-node package inside an install dir. */
+export function nativePackageDir(installDir: string, variant: NativeVariant): string {
+  return path.join(installDir, 'node_modules', '@tensorflow', variant === 'gpu' ? 'tfjs-node-gpu' : 'tfjs-node');
+}
+
+/** The variant this process wants: SPARSITY_DEVICE=gpu (set in GPU slots' environment) or cpu. */
+export function nativeVariantOf(env: NodeJS.ProcessEnv = process.env): NativeVariant {
+  return env.SPARSITY_DEVICE === 'gpu' ? 'gpu' : 'cpu';
+}
+
+/** Places tfjs-node may be, in the order the engine tries them, each with a label for error messages. */
+export function nativeCandidates(variant: NativeVariant, env: NodeJS.ProcessEnv = process.env): NativeCandidate[] {
+  const out: NativeCandidate[] = [];
+  if (env.SPARSITY_TFJS_NODE) out.push({ label: `SPARSITY_TFJS_NODE=${env.SPARSITY_TFJS_NODE}`, request: env.SPARSITY_TFJS_NODE });
+  const installed = nativePackageDir(nativeInstallDir(variant, env), variant);
+  if (variant === 'gpu') {
+    out.push({ label: '@tensorflow/tfjs-node-gpu (npm)', request: '@tensorflow/tfjs-node-gpu' });
+    out.push({ label: installed, request: installed });
+  } else {
+    out.push({ label: '@tensorflow/tfjs-node (npm)', request: '@tensorflow/tfjs-node' });
+    out.push({ label: installed, request: installed });
+    // Where `npm run setup:tensorflow` (scripts/tfjs-node/install.sh) put it before the automatic install.
+    const legacy = path.join(projectRoot(), '.sparsity', 'tfjs-node', 'node_modules', '@tensorflow', 'tfjs-node');
+    out.push({ label: legacy, request: legacy });
+  }
+  return out;
+}
+
+/**
  * Where the training engine caches derived data and finds the native TensorFlow backend:
  * `$SPARSITY_CACHE_DIR` (default `.sparsity/cache` at the package root, shared by every process
- * of a checkout) and `$SPARSITY_TFJS_NODE` (default: where `scripts/tfjs-node/install.sh` builds it).
+ * of a checkout) and the native-backend candidates for this process's variant (SPARSITY_DEVICE).
  */
 export function enginePaths(env: NodeJS.ProcessEnv = process.env): EnginePaths {
-  const root = projectRoot();
   return {
-    cacheDir: env.SPARSITY_CACHE_DIR ?? path.join(root, '.sparsity', 'cache'),
-    nativeBackendDir: env.SPARSITY_TFJS_NODE ?? path.join(root, '.sparsity', 'tfjs-node', 'node_modules', '@tensorflow', 'tfjs-node'),
+    cacheDir: env.SPARSITY_CACHE_DIR ?? path.join(projectRoot(), '.sparsity', 'cache'),
+    nativeCandidates: nativeCandidates(nativeVariantOf(env), env),
   };
 }

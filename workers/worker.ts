@@ -9,6 +9,7 @@ import { createActivities } from '../activities';
 import type { BackendName, EnginePaths } from '../engine/types';
 import { connect, migrateToLatest, type Db } from '../db/connect';
 import { trainQueueOf } from '../workflows/sweep';
+import { StoreRegistry } from '../stores';
 import { connectWorkerConnection, type Endpoints } from './connections';
 
 export interface WorkerOptions {
@@ -19,6 +20,8 @@ export interface WorkerOptions {
   backend?: BackendName;
   /** The engine's cache and native-backend locations on this host. */
   paths: EnginePaths;
+  /** Default checkpoint store URI of this worker (`--checkpoint-store`, SPARSITY_CHECKPOINT_STORE; default `postgres`). */
+  checkpointStore: string;
 }
 
 let runtimeInstalled = false;
@@ -47,26 +50,30 @@ async function runWorker(
   opts: WorkerOptions,
   poolSize: number,
   signal: AbortSignal,
-  build: (db: Db, connection: NativeConnection) => Promise<Worker>,
+  build: (db: Db, connection: NativeConnection, stores: StoreRegistry) => Promise<Worker>,
 ): Promise<void> {
   installRuntime();
   const db = connect(opts.endpoints.databaseUrl, { max: poolSize });
+  const stores = new StoreRegistry({ db });
   let connection: NativeConnection | undefined;
   try {
+    // A bad store URI is refused when the worker starts, not at the first checkpoint.
+    stores.open(opts.checkpointStore);
     connection = await connectWorkerConnection(opts.endpoints);
-    const worker = await build(db, connection);
+    const worker = await build(db, connection, stores);
     await worker.runUntil(new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })));
   } finally {
     await connection?.close();
+    await stores.close();
     await db.destroy();
   }
 }
 
 /** Runs until `signal` aborts: workflows + bookkeeping on `taskQueue`. */
 export function runOrchestrationWorker(opts: WorkerOptions, signal: AbortSignal): Promise<void> {
-  return runWorker(opts, 8, signal, async (db, connection) => {
+  return runWorker(opts, 8, signal, async (db, connection, stores) => {
     await migrateToLatest(db);
-    const activities = createActivities({ db, workerName: `${os.hostname()}:${process.pid}`, paths: opts.paths });
+    const activities = createActivities({ db, workerName: `${os.hostname()}:${process.pid}`, paths: opts.paths, checkpointStore: opts.checkpointStore, stores });
     return Worker.create({
       connection,
       namespace: opts.endpoints.namespace,
@@ -77,6 +84,8 @@ export function runOrchestrationWorker(opts: WorkerOptions, signal: AbortSignal)
         finishRun: activities.finishRun,
         setSweepStatus: activities.setSweepStatus,
         fitSweep: activities.fitSweep,
+        collectCheckpointGarbage: activities.collectCheckpointGarbage,
+        branchFromTrunk: activities.branchFromTrunk,
       },
       maxConcurrentActivityTaskExecutions: 16,
       maxCachedWorkflows: 500,
@@ -87,12 +96,14 @@ export function runOrchestrationWorker(opts: WorkerOptions, signal: AbortSignal)
 
 /** One training slot: one segment at a time on `<taskQueue>.train`. */
 export function runTrainingSlot(opts: WorkerOptions & { slot: number }, signal: AbortSignal): Promise<void> {
-  return runWorker(opts, 2, signal, async (db, connection) => {
+  return runWorker(opts, 2, signal, async (db, connection, stores) => {
     const activities = createActivities({
       db,
       workerName: `${os.hostname()}:${process.pid}/slot${opts.slot}`,
       backend: opts.backend,
       paths: opts.paths,
+      checkpointStore: opts.checkpointStore,
+      stores,
     });
     return Worker.create({
       connection,
@@ -123,7 +134,7 @@ export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
   const children: ChildProcess[] = [];
   let stopping = false;
   const start = (slot: number): ChildProcess => {
-    const args = ['worker-slot', '--task-queue', opts.taskQueue, '--slot', String(slot)];
+    const args = ['worker-slot', '--task-queue', opts.taskQueue, '--slot', String(slot), '--checkpoint-store', opts.checkpointStore];
     if (opts.backend) args.push('--backend', opts.backend);
     const child = fork(cli, args, {
       env: {

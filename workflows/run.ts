@@ -7,9 +7,11 @@ import {
   proxyActivities,
   setHandler,
   defineQuery,
+  log,
 } from '@temporalio/workflow';
 import type { SweepActivities } from '../activities';
 import { segmentEnd } from '../domain/segments';
+import type { BranchPoint } from '../domain/ladder';
 import type { RunConfig } from '../domain/spec';
 
 export interface RunInput {
@@ -21,6 +23,12 @@ export interface RunInput {
   heartbeatTimeoutSeconds: number;
   /** Task queue of the training slots (one activity at a time per slot). */
   trainQueue: string;
+  /** The sweep's checkpoint store, when its file names one (else each worker's default). */
+  checkpointStore?: string;
+  /** Token-budget ladder (domain/ladder.ts): this run branches from `trunkRunId` at `fromStep`. */
+  branch?: { trunkRunId: string; fromStep: number };
+  /** Token-budget ladder: this run is a trunk; keep its checkpoint at these steps for its branches. */
+  branchPoints?: BranchPoint[];
 }
 
 export type RunOutcome = { status: 'completed'; finalValLoss: number } | { status: 'failed' | 'cancelled'; reason: string };
@@ -30,6 +38,14 @@ export const runProgressQuery = defineQuery<{ step: number; steps: number }>('pr
 const book = proxyActivities<SweepActivities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 30 },
+});
+
+// Waiting for a trunk lasts as long as the trunk trains up to the branch point: each attempt checks
+// once, and the retries between attempts (at most 10 s apart) add nothing to the history.
+const ladder = proxyActivities<SweepActivities>({
+  startToCloseTimeout: '1 minute',
+  scheduleToCloseTimeout: '30 days',
+  retry: { initialInterval: '1s', backoffCoefficient: 1.5, maximumInterval: '10s' },
 });
 
 export async function RunWorkflow(input: RunInput): Promise<RunOutcome> {
@@ -47,9 +63,22 @@ export async function RunWorkflow(input: RunInput): Promise<RunOutcome> {
 
   try {
     step = (await book.startRun({ runId: input.runId })).stepsDone;
+    if (input.branch && step === 0) {
+      // Only branched runs take this path, so histories of runs without a ladder replay unchanged.
+      const b = await ladder.branchFromTrunk({ runId: input.runId, ...input.branch });
+      if (b.branched) step = b.stepsDone;
+      else log.warn(`${input.runId} trains from scratch: ${b.reason}`);
+    }
+    const branchPoints = input.branchPoints ? { branchPoints: input.branchPoints } : {};
     while (step < steps) {
       const target = segmentEnd(step, input.segmentSteps, input.config);
-      const segment = await train.trainSegment({ runId: input.runId, config: input.config, toStep: target });
+      const segment = await train.trainSegment({
+        runId: input.runId,
+        config: input.config,
+        toStep: target,
+        ...branchPoints,
+        ...(input.checkpointStore ? { checkpointStore: input.checkpointStore } : {}),
+      });
       step = segment.step;
       if (segment.diverged) {
         await book.finishRun({ runId: input.runId, status: 'failed', error: segment.diverged });

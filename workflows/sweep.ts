@@ -11,9 +11,11 @@ import {
   setHandler,
   startChild,
   ParentClosePolicy,
+  patched,
 } from '@temporalio/workflow';
 import type { SweepActivities } from '../activities';
 import { gridSize, runAt, runIdOf } from '../domain/grid';
+import { ladderInputAt } from '../domain/ladder';
 import { RunWorkflow, type RunOutcome } from './run';
 import { SA_ACTIVATION, SA_DMODEL, SA_PRUNING, SA_SEED, SA_SWEEP, SA_WIDTH_DEPTH } from './searchAttributes';
 import { SWEEP_DEFAULTS } from '../domain/defaults';
@@ -106,6 +108,8 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepProgress> {
             segmentSteps: spec.segmentSteps,
             heartbeatTimeoutSeconds: spec.heartbeatTimeoutSeconds,
             trainQueue: trainQueueOf(spec.taskQueue),
+            ...(spec.checkpointStore ? { checkpointStore: spec.checkpointStore } : {}),
+            ...ladderInputAt(spec, sweepId, index),
           },
         ],
       });
@@ -155,6 +159,13 @@ export async function SweepWorkflow(input: SweepInput): Promise<SweepProgress> {
       // The runs are stored whatever happens here; `sparsity fit` can redo this later.
       if (isCancellation(err)) throw err;
       fitNote = `; fitting failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    // Blobs no committed checkpoint points to (a worker died between upload and commit) go now,
+    // past their grace period. Histories recorded before this step existed replay without it.
+    if (patched('checkpoint-gc-at-sweep-end')) {
+      await analysis.collectCheckpointGarbage({ sweepId }).catch((err: unknown) => {
+        if (isCancellation(err)) throw err;
+      });
     }
     await book.setSweepStatus({
       sweepId,

@@ -76,6 +76,8 @@ describe('a sweep end to end (real Temporal + Postgres)', { timeout: 600_000 }, 
     assert.equal(Number(layers.n), 4 * 2 * 3, '4 eval points x 2 layers x 3 metrics');
     const leftovers = await stack.db.selectFrom('checkpoints').select('run_id').execute();
     assert.equal(leftovers.length, 0, 'completed runs drop their checkpoints');
+    const blobs = await stack.db.selectFrom('checkpoint_blobs').select('blob_key').execute();
+    assert.deepEqual(blobs, [], 'and the blobs they pointed to');
   });
 
   it('accounts for pruned parameters (N̄ below the dense count, final density as scheduled)', async () => {

@@ -80,7 +80,7 @@ describe('grid expansion', () => {
 
   it('solves budget + ratio sizes to valid shapes', () => {
     const s = parseSweepText(
-      base.replace('size: [{dModel: 64, nLayers: 2}, {dModel: 128, nLayers: 4}]', 'size: [{budget: 2000000, ratio: 32}]').replace('name: t', 'name: t\nmodel: {family: transformer, nHeads: 4, ffn: gated}').replace('pruning: [{schedule: none}, {schedule: cubic, finalSparsity: 0.5}]', 'pruning: [{schedule: none}]'),
+      base.replace('size: [{dModel: 64, nLayers: 2}, {dModel: 128, nLayers: 4}]', 'size: [{budget: 2000000, ratio: 32}]').replace('name: t', 'name: t\nheartbeatTimeout: 900\nmodel: {family: transformer, nHeads: 4, ffn: gated}').replace('pruning: [{schedule: none}, {schedule: cubic, finalSparsity: 0.5}]', 'pruning: [{schedule: none}]'),
       'c.yaml',
     );
     const m = runAt(s, 0).config.model;
