@@ -7,8 +7,9 @@
 //     tokens): x is the token count *within* a run, which no config field holds, so only the seed
 //     is pooled. `training.steps` is NOT pooled: the cosine/WSD learning-rate schedule, the warmup
 //     and the pruning window (start/end are fractions of training) are all laid out over the run's
-//     total steps, so a 600-step run is not the first half of a 1200-step run; runs differing in
-//     steps are different curves and get different fits.
+//     total steps, so a 600-step run is not the first half of a 1200-step run (in a WSD ladder with
+//     `warmupSteps` the runs share warmup and stable phase but each decays before its own end);
+//     runs differing in steps are different curves and get different fits.
 //   - `width-depth` (final activation ratio against r = dModel / nLayers): pools the seed and the
 //     size fields (model.dModel, model.nLayers, model.nHeads); everything else splits.
 //   - `chinchilla` (loss against N̄ and D), `sparse-chinchilla` (loss against S, N, D) and the
