@@ -200,7 +200,13 @@ export function activationVsTokensSpec(input: ReportInput): Spec | null {
   const pts = input.points.filter((p) => runs.has(p.runId));
   if (pts.length === 0) return null;
   const acts = [...new Set(input.runs.map((r) => r.activation))].sort();
-  const name = (id: string) => { const r = runs.get(id)!; return `${runLabel(r)} (${sizeLabel(r.params)})`; };
+  // A run whose curve fit is not ok carries the fit's status in its legend entry too.
+  const fitStatus = new Map((input.curveFits ?? []).map((f) => [f.runId, f.result.status]));
+  const name = (id: string) => {
+    const r = runs.get(id)!;
+    const st = fitStatus.get(id);
+    return `${runLabel(r)} (${sizeLabel(r.params)})${st && st !== 'ok' ? ` — ${st} fit` : ''}`;
+  };
   const panels = acts.map((act) => {
     const ap = pts.filter((p) => runs.get(p.runId)!.activation === act);
     const data: Row[] = ap.map((p) => ({ run: name(p.runId), tokens: p.tokens, ratio: p.activationRatio, params: runs.get(p.runId)!.params }));
@@ -218,7 +224,7 @@ export function activationVsTokensSpec(input: ReportInput): Spec | null {
         curves.push({ run: name(f.runId), tokens: b.x / scale, fit: b.y, lo: clampRatio(b.lo), hi: clampRatio(b.hi), law: f.result.law, status: f.result.status, known: f.result.status === 'ok' ? 1 : 0 });
       }
     }
-    const color = { field: 'run', type: 'nominal' as const, title: 'run (size)', sort: { field: 'params' } };
+    const color = { field: 'run', type: 'nominal' as const, title: 'run (size)', sort: { field: 'params' }, legend: { labelLimit: 360 } };
     const x = { field: 'tokens', type: 'quantitative' as const, title: 'training tokens', axis: { format: '~s' } };
     const layers: unknown[] = [];
     const known = curves.filter((c) => c.known), unknown = curves.filter((c) => !c.known);
@@ -232,7 +238,8 @@ export function activationVsTokensSpec(input: ReportInput): Spec | null {
         encoding: { x, y: { field: 'fit', type: 'quantitative' }, color: { field: 'run', type: 'nominal' }, detail: { field: 'run' }, tooltip: [{ field: 'run' }, { field: 'status', title: 'fit status' }] },
       });
       const ends = [...new Map(unknown.map((c) => [c.run, c])).values()].map((c) => ({ ...c, label: `${String(c.status)} fit` }));
-      layers.push({ data: { values: ends }, mark: { type: 'text', align: 'left', dx: 3, fontSize: 10, fontStyle: 'italic' }, encoding: { x, y: { field: 'fit', type: 'quantitative' }, text: { field: 'label' }, color: { field: 'run', type: 'nominal' } } });
+      // Beyond three, end labels pile up on each other; the legend names each run's status instead.
+      if (ends.length <= 3) layers.push({ data: { values: ends }, mark: { type: 'text', align: 'left', dx: 3, fontSize: 10, fontStyle: 'italic' }, encoding: { x, y: { field: 'fit', type: 'quantitative' }, text: { field: 'label' }, color: { field: 'run', type: 'nominal' } } });
     }
     layers.push({
       data: { values: data }, mark: { type: 'point', filled: true, size: 22, opacity: 0.85 },
