@@ -456,7 +456,7 @@ export function journeySpec(j: ReportJourney): Spec | null {
     return {
       title: {
         text: `${JOURNEY_N_KEY[v.n]}${won}: fit ${v.fit.status}`,
-        subtitle: [`AIC ${fmtFig(v.aic)}, held-out |Δln L| ${fmtFig(v.heldOutLogError)}`, ...(v.k === 3 ? ['one token budget: only K + A/N^α is identified'] : [])],
+        subtitle: [`AIC ${fmtFig(v.aic)}, held-out |Δln L| ${fmtFig(v.heldOutLogError)}`, ...(v.k === 3 && v.fit.status !== 'failed' ? ['one token budget: only K + A/N^α is identified'] : [])],
       },
       width: 260, height: 240, layer: layers,
     };
