@@ -148,3 +148,15 @@ export async function compareNDefinitions(runs: readonly JourneyRun[], opts: Chi
     bestByHeldOut: byHeld[0].n, bestByAic: aicGap < 2 ? null : byAic[0].n,
   };
 }
+
+/** Short names of the definitions, as used in group keys and figures. */
+export const JOURNEY_N_KEY: Record<NDefinition, string> = { 'avg-nonzero': 'N=N̄', 'final-nonzero': 'N=N_final', dense: 'N=N_dense' };
+
+/** One line saying what a comparison found, or why it names no winner. */
+export function journeyVerdictText(c: JourneyComparison): string {
+  if (c.status !== 'ok') return `no winner named (${c.status}): ${c.reason ?? ''}`;
+  const name = (n: NDefinition | null) => (n ? JOURNEY_N_KEY[n] : 'none');
+  const held = `best by held-out error (${c.heldOutMeasure}): ${name(c.bestByHeldOut)}`;
+  const aic = c.bestByAic ? `best by AIC: ${name(c.bestByAic)}` : `AIC names no winner${c.note ? ` (${c.note})` : ''}`;
+  return `${held}; ${aic}`;
+}

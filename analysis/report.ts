@@ -7,6 +7,9 @@
  *   outDir/width-depth.{svg,png}       (when runs span more than one width/depth ratio or a fit is given)
  *   outDir/loss-vs-params.{svg,png}    (when there are loss points)
  *   outDir/layer-heatmap.{svg,png}     (when there are layer points)
+ *   outDir/journey-matters.{svg,png}   (when a Journey Matters comparison is given: loss against N̄, N_final, N_dense)
+ * A fit whose status is not `ok` is drawn in every panel as what it is: dashed, labelled with its
+ * status, never with a band (no interval is claimed); a `failed` fit is not drawn at all.
  *   outDir/report.json                 the input's fits, for machines
  * ReportInput is plain data, so it can be filled from SQL rows.
  */
@@ -19,6 +22,7 @@ import type * as VegaLiteModule from 'vega-lite';
 import { Resvg } from '@resvg/resvg-js';
 import { isoLossD, computeOptimal, predictLoss } from './chinchilla';
 import { chinchillaParams, predictBand, type FitResult } from './fit';
+import { JOURNEY_N_KEY, journeyVerdictText, N_DEFINITION_LABEL, predictFromFit, type JourneyComparison, type JourneyRun, type NDefinition } from './journey';
 import { logspace, linspace } from './stats';
 
 export interface ReportRun {
@@ -61,6 +65,23 @@ export interface ReportCurveFit {
   /** the fit's x = tokens · xScale (default 1e-9: billions of tokens, as in the Sparsing Law paper) */
   xScale?: number;
   result: FitResult;
+  /** the sweep-fit group the fit pools (shown in the fit table) */
+  group?: string;
+}
+
+/** A fit that pools several runs (width/depth, chinchilla), with its group. */
+export interface ReportGroupFit {
+  group: string;
+  /** the runs it pools (default: all) */
+  runIds?: string[];
+  result: FitResult;
+}
+
+/** A Journey Matters comparison (analysis/journey.ts) with the runs it was fitted to. */
+export interface ReportJourney {
+  group: string;
+  runs: Array<JourneyRun & { label?: string; pruned?: boolean }>;
+  comparison: JourneyComparison;
 }
 
 export interface ReportInput {
@@ -70,12 +91,18 @@ export interface ReportInput {
   points: ReportPoint[];
   layerPoints?: ReportLayerPoint[];
   curveFits?: ReportCurveFit[];
-  /** segmented fit of activation ratio against r = dModel / nLayers */
+  /** segmented fit of activation ratio against r = dModel / nLayers (one; see widthDepthFits for several groups) */
   widthDepthFit?: FitResult;
+  widthDepthFits?: ReportGroupFit[];
   /** points of the width/depth chart; default: each run's last point */
   widthDepthPoints?: Array<{ runId: string; ratio: number; activationRatio: number }>;
-  /** Chinchilla fit of loss against (N̄, D) */
+  /** Chinchilla fit of loss against (N̄, D) (one; see chinchillaFits for several groups) */
   chinchillaFit?: FitResult;
+  chinchillaFits?: ReportGroupFit[];
+  /** further fits for the table only (e.g. sparse-chinchilla) */
+  otherFits?: Array<{ name: string; result: FitResult }>;
+  /** Journey Matters comparisons, one figure each */
+  journeys?: ReportJourney[];
   /** points of the loss chart; default: every point with a loss, N = run's avgParams ?? params */
   lossPoints?: Array<{ runId: string; avgParams: number; tokens: number; loss: number }>;
   /** maximum number of runs in the heatmap (default 8) */
@@ -191,7 +218,13 @@ export function activationVsTokensSpec(input: ReportInput): Spec | null {
   const pts = input.points.filter((p) => runs.has(p.runId));
   if (pts.length === 0) return null;
   const acts = [...new Set(input.runs.map((r) => r.activation))].sort();
-  const name = (id: string) => { const r = runs.get(id)!; return `${runLabel(r)} (${sizeLabel(r.params)})`; };
+  // A run whose curve fit is not ok carries the fit's status in its legend entry too.
+  const fitStatus = new Map((input.curveFits ?? []).map((f) => [f.runId, f.result.status]));
+  const name = (id: string) => {
+    const r = runs.get(id)!;
+    const st = fitStatus.get(id);
+    return `${runLabel(r)} (${sizeLabel(r.params)})${st && st !== 'ok' ? ` — ${st} fit` : ''}`;
+  };
   const panels = acts.map((act) => {
     const ap = pts.filter((p) => runs.get(p.runId)!.activation === act);
     const data: Row[] = ap.map((p) => ({ run: name(p.runId), tokens: p.tokens, ratio: p.activationRatio, params: runs.get(p.runId)!.params }));
@@ -209,7 +242,7 @@ export function activationVsTokensSpec(input: ReportInput): Spec | null {
         curves.push({ run: name(f.runId), tokens: b.x / scale, fit: b.y, lo: clampRatio(b.lo), hi: clampRatio(b.hi), law: f.result.law, status: f.result.status, known: f.result.status === 'ok' ? 1 : 0 });
       }
     }
-    const color = { field: 'run', type: 'nominal' as const, title: 'run (size)', sort: { field: 'params' } };
+    const color = { field: 'run', type: 'nominal' as const, title: 'run (size)', sort: { field: 'params' }, legend: { labelLimit: 360 } };
     const x = { field: 'tokens', type: 'quantitative' as const, title: 'training tokens', axis: { format: '~s' } };
     const layers: unknown[] = [];
     const known = curves.filter((c) => c.known), unknown = curves.filter((c) => !c.known);
@@ -223,7 +256,8 @@ export function activationVsTokensSpec(input: ReportInput): Spec | null {
         encoding: { x, y: { field: 'fit', type: 'quantitative' }, color: { field: 'run', type: 'nominal' }, detail: { field: 'run' }, tooltip: [{ field: 'run' }, { field: 'status', title: 'fit status' }] },
       });
       const ends = [...new Map(unknown.map((c) => [c.run, c])).values()].map((c) => ({ ...c, label: `${String(c.status)} fit` }));
-      layers.push({ data: { values: ends }, mark: { type: 'text', align: 'left', dx: 3, fontSize: 10, fontStyle: 'italic' }, encoding: { x, y: { field: 'fit', type: 'quantitative' }, text: { field: 'label' }, color: { field: 'run', type: 'nominal' } } });
+      // Beyond three, end labels pile up on each other; the legend names each run's status instead.
+      if (ends.length <= 3) layers.push({ data: { values: ends }, mark: { type: 'text', align: 'left', dx: 3, fontSize: 10, fontStyle: 'italic' }, encoding: { x, y: { field: 'fit', type: 'quantitative' }, text: { field: 'label' }, color: { field: 'run', type: 'nominal' } } });
     }
     layers.push({
       data: { values: data }, mark: { type: 'point', filled: true, size: 22, opacity: 0.85 },
@@ -235,7 +269,26 @@ export function activationVsTokensSpec(input: ReportInput): Spec | null {
   return { hconcat: panels, resolve: { scale: { color: 'independent', y: 'independent' } } } as unknown as Spec;
 }
 
-/** Activation ratio against r = dModel / nLayers with the segmented fit. */
+const wdFitsOf = (input: ReportInput): ReportGroupFit[] => input.widthDepthFits ?? (input.widthDepthFit ? [{ group: 'width/depth', result: input.widthDepthFit }] : []);
+const chinFitsOf = (input: ReportInput): ReportGroupFit[] => input.chinchillaFits ?? (input.chinchillaFit ? [{ group: 'chinchilla', result: input.chinchillaFit }] : []);
+
+/** Dashed line and a status label at its right end: how a fit that is not `ok` is drawn. */
+function unknownFitLayers(rows: Row[], x: object, yField: string, label: string, index = 0, cornerX?: number): unknown[] {
+  if (rows.length === 0) return [];
+  const xf = (x as { field: string }).field;
+  const end = rows.reduce((a, b) => (Number(b[xf]) > Number(a[xf]) ? b : a));
+  const text = { type: 'text', align: 'right', fontSize: 10, fontStyle: 'italic', color: '#555' };
+  // Falling curves (loss against N) leave the top-right corner empty: the label goes there.
+  const labelLayer = cornerX !== undefined
+    ? { data: { values: [{ label: `- - ${label}` }] }, mark: { ...text, x: cornerX - 4, y: 12 + 13 * index }, encoding: { text: { field: 'label' } } }
+    : { data: { values: [{ ...end, label }] }, mark: { ...text, dx: -4, dy: 14 + 12 * index }, encoding: { x, y: { field: yField, type: 'quantitative' }, text: { field: 'label' } } };
+  return [
+    { data: { values: rows }, mark: { type: 'line', strokeWidth: 1.5, strokeDash: [5, 4], color: '#777' }, encoding: { x, y: { field: yField, type: 'quantitative' }, detail: { field: 'fitGroup' } } },
+    labelLayer,
+  ];
+}
+
+/** Activation ratio against r = dModel / nLayers with the segmented fit(s). */
 export function widthDepthSpec(input: ReportInput): Spec | null {
   const runs = new Map(input.runs.map((r) => [r.id, r]));
   let pts = input.widthDepthPoints;
@@ -248,22 +301,32 @@ export function widthDepthSpec(input: ReportInput): Spec | null {
       pts.push({ runId: r.id, ratio: r.dModel / r.nLayers, activationRatio: last.activationRatio });
     }
   }
-  if (pts.length === 0 || (new Set(pts.map((p) => p.ratio)).size < 2 && !input.widthDepthFit)) return null;
+  const fits = wdFitsOf(input);
+  if (pts.length === 0 || (new Set(pts.map((p) => p.ratio)).size < 2 && fits.length === 0)) return null;
   const data: Row[] = pts.map((p) => {
     const r = runs.get(p.runId);
     return { run: r ? runLabel(r) : p.runId, activation: r?.activation ?? '?', r: p.ratio, ratio: p.activationRatio, size: r ? sizeLabel(r.params) : '' };
   });
   const x = { field: 'r', type: 'quantitative' as const, title: 'width / depth ratio  r = d_model / n_layers' };
   const layers: unknown[] = [];
-  const f = input.widthDepthFit;
-  if (f && f.status === 'ok') {
-    const lo = Math.min(...pts.map((p) => p.ratio)), hi = Math.max(...pts.map((p) => p.ratio));
-    const band = predictBand(f, linspace(lo, hi, 120)).map((b) => ({ r: b.x, fit: b.y, lo: clampRatio(b.lo), hi: clampRatio(b.hi) }));
+  const several = fits.length > 1;
+  let notOk = 0;
+  for (const { group, runIds, result: f } of fits) {
+    if (f.status === 'failed') continue;
+    const own = runIds ? pts.filter((p) => runIds.includes(p.runId)) : pts;
+    const rs = (own.length ? own : pts).map((p) => p.ratio);
+    const grid = linspace(Math.min(...rs), Math.max(...rs), 120);
+    const band = predictBand(f, grid).map((b) => ({ r: b.x, fit: b.y, lo: clampRatio(b.lo), hi: clampRatio(b.hi), fitGroup: group }));
+    if (f.status !== 'ok') {
+      layers.push(...unknownFitLayers(band, x, 'fit', `${several ? `${group}: ` : ''}${f.status} fit`, notOk));
+      notOk++;
+      continue;
+    }
     layers.push({ data: { values: band }, mark: { type: 'area', opacity: 0.15, color: '#444' }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } });
     layers.push({ data: { values: band }, mark: { type: 'line', color: '#333', strokeWidth: 2 }, encoding: { x, y: { field: 'fit', type: 'quantitative' } } });
     const bp = f.params.breakpoint;
     const [bl, bh] = f.ci.breakpoint ?? [NaN, NaN];
-    const rule: Row = { r: bp, label: `breakpoint r = ${bp.toPrecision(3)}${Number.isFinite(bl) ? ` [${bl.toPrecision(3)}, ${bh.toPrecision(3)}]` : ''}` };
+    const rule: Row = { r: bp, label: `${several ? `${group}: ` : ''}breakpoint r = ${bp.toPrecision(3)}${Number.isFinite(bl) ? ` [${bl.toPrecision(3)}, ${bh.toPrecision(3)}]` : ''}` };
     layers.push({ data: { values: [rule] }, mark: { type: 'rule', strokeDash: [5, 4], color: '#c0392b' }, encoding: { x } });
     layers.push({ data: { values: [rule] }, mark: { type: 'text', align: 'left', dx: 4, dy: -4, color: '#c0392b', fontSize: 11 }, encoding: { x, y: { value: 12 }, text: { field: 'label' } } });
   }
@@ -275,10 +338,13 @@ export function widthDepthSpec(input: ReportInput): Spec | null {
       tooltip: [{ field: 'run' }, { field: 'size' }, { field: 'r' }, { field: 'ratio' }],
     },
   });
-  return { title: 'activation ratio vs width/depth ratio (segmented fit: line up to the breakpoint, flat after)', width: 520, height: 300, layer: layers } as unknown as Spec;
+  const dashed = notOk ? '; dashed grey: fit not ok, no band' : '';
+  const failed = fits.filter((f) => f.result.status === 'failed').length;
+  const failedNote = failed ? `; ${failed} failed fit${failed > 1 ? 's' : ''} not drawn (see the fit table)` : '';
+  return { title: `activation ratio vs width/depth ratio (segmented fit: line up to the breakpoint, flat after${dashed}${failedNote})`, width: 520, height: 300, layer: layers } as unknown as Spec;
 }
 
-/** Loss against average parameters N̄, with the Chinchilla fit and its iso-loss lines in (N̄, D). */
+/** Loss against average parameters N̄, with the Chinchilla fit(s) and, for one ok fit, its iso-loss lines in (N̄, D). */
 export function lossSpec(input: ReportInput): Spec | null {
   const runs = new Map(input.runs.map((r) => [r.id, r]));
   const pts = input.lossPoints ?? input.points.filter((p) => p.loss !== undefined && runs.has(p.runId)).map((p) => {
@@ -292,9 +358,13 @@ export function lossSpec(input: ReportInput): Spec | null {
   const xN = { field: 'N', type: 'quantitative' as const, title: 'average parameters N̄', scale: { type: 'log' as const }, axis: { format: '~s' } };
   const left: unknown[] = [];
   const right: unknown[] = [];
-  const f = input.chinchillaFit;
-  if (f && f.status === 'ok') {
-    const p = chinchillaParams(f);
+  const failed = chinFitsOf(input).filter((g) => g.result.status === 'failed').length;
+  const fits = chinFitsOf(input).filter((g) => g.result.status !== 'failed');
+  const single = fits.length === 1 && fits[0].result.status === 'ok' ? fits[0].result : null;
+  const median = (v: number[]) => { const s = [...v].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]; };
+  let notOk = 0;
+  if (single) {
+    const p = chinchillaParams(single);
     const dLevels = [...new Set([0.1, 0.5, 0.9].map((q) => { const s = [...Ds].sort((a, b) => a - b); return s[Math.floor(q * (s.length - 1))]; }))];
     const curves: Row[] = [];
     for (const D of dLevels) for (const N of logspace(nLo, nHi, 60)) curves.push({ N, loss: predictLoss(p, N, D), tokens: `D = ${sizeLabel(D)} tokens` });
@@ -314,6 +384,27 @@ export function lossSpec(input: ReportInput): Spec | null {
     }
     right.push({ data: { values: iso }, mark: { type: 'line', strokeWidth: 1.5 }, encoding: { x: xN, y: { field: 'D', type: 'quantitative', scale: { type: 'log' }, title: 'training tokens D', axis: { format: '~s' } }, color: { field: 'level', type: 'nominal', title: 'iso-loss', scale: { scheme: 'viridis' } }, order: { field: 'N' } } });
     if (frontier.length) right.push({ data: { values: frontier }, mark: { type: 'line', color: '#c0392b', strokeDash: [6, 3], strokeWidth: 2 }, encoding: { x: xN, y: { field: 'D', type: 'quantitative', scale: { type: 'log' } }, order: { field: 'N' } } });
+  } else {
+    // Several groups, or fits that are not ok: each fit at the median D of its own runs' points;
+    // ok fits solid, others dashed and labelled; no iso-loss lines (they would need a known law).
+    for (const { group, runIds, result: f } of fits) {
+      const own = runIds ? pts.filter((p) => runIds.includes(p.runId)) : pts;
+      const src = own.length ? own : pts;
+      const D = median(src.map((p) => p.tokens));
+      const ns = src.map((p) => p.avgParams);
+      const rows: Row[] = logspace(Math.min(...ns) / 1.2, Math.max(...ns) * 1.2, 60)
+        .map((N) => ({ N, loss: predictFromFit(f, N, D), fitGroup: group }))
+        .filter((r) => Number.isFinite(r.loss as number));
+      const name = `${fits.length > 1 ? `${group}, ` : ''}D = ${sizeLabel(D)}`;
+      if (f.status === 'ok') {
+        left.push({ data: { values: rows }, mark: { type: 'line', strokeWidth: 1.8, color: '#333' }, encoding: { x: xN, y: { field: 'loss', type: 'quantitative' }, detail: { field: 'fitGroup' } } });
+        const end = rows.at(-1);
+        if (end) left.push({ data: { values: [{ ...end, label: name }] }, mark: { type: 'text', align: 'right', dy: -7, fontSize: 10, color: '#333' }, encoding: { x: xN, y: { field: 'loss', type: 'quantitative' }, text: { field: 'label' } } });
+      } else {
+        left.push(...unknownFitLayers(rows, xN, 'loss', `${f.status} fit (${name})`, notOk, 360));
+        notOk++;
+      }
+    }
   }
   left.push({
     data: { values: data }, mark: { type: 'point', filled: true, size: 30, opacity: 0.8 },
@@ -323,14 +414,77 @@ export function lossSpec(input: ReportInput): Spec | null {
     data: { values: data }, mark: { type: 'point', filled: true, size: 26, color: '#333' },
     encoding: { x: xN, y: { field: 'D', type: 'quantitative', scale: { type: 'log' }, title: 'training tokens D', axis: { format: '~s' } }, tooltip: [{ field: 'run' }, { field: 'loss' }] },
   });
-  const fitTitle = f && f.status === 'ok' ? ` — fit: E=${f.params.E.toPrecision(3)}, A=${f.params.A.toPrecision(3)}, B=${f.params.B.toPrecision(3)}, α=${f.params.alpha.toPrecision(3)}, β=${f.params.beta.toPrecision(3)}` : '';
+  const fitTitle = single ? ` — fit: E=${single.params.E.toPrecision(3)}, A=${single.params.A.toPrecision(3)}, B=${single.params.B.toPrecision(3)}, α=${single.params.alpha.toPrecision(3)}, β=${single.params.beta.toPrecision(3)}` : '';
+  const leftTitle = (single ? 'loss vs N̄ (dashed: fitted law at fixed D)' : `loss vs N̄${notOk ? ' (dashed grey: fit not ok, no band, labelled with its status)' : fits.length ? ' (line: fitted law at the median D)' : ''}`)
+    + (failed ? `; ${failed} failed fit${failed > 1 ? 's' : ''} not drawn` : '');
   return {
     title: `loss vs average parameters${fitTitle}`,
     hconcat: [
-      { title: 'loss vs N̄ (dashed: fitted law at fixed D)', width: 360, height: 280, layer: left },
+      { title: leftTitle, width: 360, height: 280, layer: left },
       ...(right.length > 1 ? [{ title: 'iso-loss lines (red: compute-optimal N̄, D for C = 6N̄D)', width: 360, height: 280, layer: right }] : []),
     ],
     resolve: { scale: { color: 'independent' } },
+  } as unknown as Spec;
+}
+
+/** Splits text into lines of at most `width` characters at spaces (Vega titles do not wrap). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let cur = '';
+  for (const w of text.split(' ')) {
+    if (cur && cur.length + 1 + w.length > width) { lines.push(cur); cur = w; } else cur = cur ? `${cur} ${w}` : w;
+  }
+  if (cur) lines.push(cur);
+  return lines;
+}
+
+function fmtFig(v: number): string {
+  return Number.isFinite(v) ? (Math.abs(v) < 1e-2 || Math.abs(v) >= 1e4 ? v.toExponential(2) : v.toPrecision(3)) : '–';
+}
+
+/**
+ * The Journey Matters figure: final loss against each definition of N (N̄, N_final, N_dense), one
+ * panel each, with the law fitted under that definition at the median token count where it is
+ * usable (solid when ok, dashed and labelled otherwise); panel titles give AIC and held-out error.
+ */
+export function journeySpec(j: ReportJourney): Spec | null {
+  if (j.runs.length === 0) return null;
+  const nOf = (r: JourneyRun, d: NDefinition) => (d === 'avg-nonzero' ? r.avgNonzero : d === 'final-nonzero' ? r.finalNonzero : r.dense);
+  const D = [...j.runs.map((r) => r.tokens)].sort((a, b) => a - b)[Math.floor((j.runs.length - 1) / 2)];
+  const ys = j.runs.map((r) => r.loss);
+  const yLo = Math.min(...ys), yHi = Math.max(...ys), pad = Math.max(1e-6, 0.15 * (yHi - yLo));
+  const panels = j.comparison.variants.map((v) => {
+    const x = { field: 'N', type: 'quantitative' as const, title: N_DEFINITION_LABEL[v.n], scale: { type: 'log' as const }, axis: { format: '~s' } };
+    const y = { field: 'loss', type: 'quantitative' as const, title: 'final validation loss', scale: { zero: false, domain: [yLo - pad, yHi + pad] } };
+    const data: Row[] = j.runs.map((r) => ({ run: r.label ?? r.id, N: nOf(r, v.n), loss: r.loss, kind: r.pruned === undefined ? 'run' : r.pruned ? 'pruned' : 'dense' }));
+    const layers: unknown[] = [];
+    if (v.fit.status !== 'failed') {
+      const ns = data.map((d) => d.N as number);
+      const rows: Row[] = logspace(Math.min(...ns) / 1.2, Math.max(...ns) * 1.2, 60)
+        .map((N) => ({ N, loss: predictFromFit(v.fit, N, D), fitGroup: v.n }))
+        .filter((r) => Number.isFinite(r.loss as number) && (r.loss as number) >= yLo - pad && (r.loss as number) <= yHi + pad);
+      if (v.fit.status === 'ok') layers.push({ data: { values: rows }, mark: { type: 'line', color: '#333', strokeWidth: 1.8 }, encoding: { x, y } });
+      else layers.push(...unknownFitLayers(rows, x, 'loss', `${v.fit.status} fit`, 0, 260));
+    }
+    layers.push({
+      data: { values: data }, mark: { type: 'point', filled: true, size: 50, opacity: 0.85 },
+      encoding: { x, y, color: { field: 'kind', type: 'nominal', title: 'run', scale: { domain: ['dense', 'pruned', 'run'], range: ['#1f77b4', '#d62728', '#555'] } }, shape: { field: 'kind', type: 'nominal', title: 'run' }, tooltip: [{ field: 'run' }, { field: 'N' }, { field: 'loss' }] },
+    });
+    const won = j.comparison.bestByHeldOut === v.n ? ' ★' : '';
+    return {
+      title: {
+        text: `${JOURNEY_N_KEY[v.n]}${won}: fit ${v.fit.status}`,
+        subtitle: [`AIC ${fmtFig(v.aic)}, held-out |Δln L| ${fmtFig(v.heldOutLogError)}`, ...(v.k === 3 && v.fit.status !== 'failed' ? ['one token budget: only K + A/N^α is identified'] : [])],
+      },
+      width: 260, height: 240, layer: layers,
+    };
+  });
+  return {
+    title: {
+      text: `The Journey Matters (${j.group}): one Chinchilla law, three definitions of N; line: law at D = ${sizeLabel(D)}${j.comparison.bestByHeldOut ? '; ★ best held-out' : ''}`,
+      subtitle: wrap(journeyVerdictText(j.comparison), 150),
+    },
+    hconcat: panels,
   } as unknown as Spec;
 }
 
@@ -382,7 +536,8 @@ function fitTable(rows: Array<{ name: string; r: FitResult }>): string {
       const flag = r.flags[k] ? ` <span class="flag">${r.flags[k]}</span>` : '';
       return `${esc(k)} = ${fmt(r.params[k])}${ci && Number.isFinite(ci[0]) ? ` [${fmt(ci[0])}, ${fmt(ci[1])}]` : ''}${flag}`;
     }).join('<br>');
-    return `<tr><td>${esc(name)}</td><td>${esc(r.law)}</td><td>${ps}</td><td>${fmt(r.mae)}</td><td>${fmt(r.mse)}</td><td>${fmt(r.r2)}</td><td>${r.n}</td><td>${esc(r.status)}${r.reason ? `<br><small>${esc(r.reason)}</small>` : ''}${r.ciMethod !== 'none' ? `<br><small>${esc(r.ciMethod)} ${Math.round(r.ciLevel * 100)}% CI</small>` : ''}</td></tr>`;
+    const prefix = r.status === 'ok' ? '' : `<b class="flag">${esc(r.status)}:</b><br>`;
+    return `<tr><td>${esc(name)}</td><td>${esc(r.law)}</td><td>${prefix}${ps}</td><td>${fmt(r.mae)}</td><td>${fmt(r.mse)}</td><td>${fmt(r.r2)}</td><td>${r.n}</td><td>${esc(r.status)}${r.reason ? `<br><small>${esc(r.reason)}</small>` : ''}${r.ciMethod !== 'none' ? `<br><small>${esc(r.ciMethod)} ${Math.round(r.ciLevel * 100)}% CI</small>` : ''}</td></tr>`;
   }).join('\n');
   return `<table><thead><tr><th>fit</th><th>law</th><th>parameters [CI]</th><th>MAE</th><th>MSE</th><th>R²</th><th>n</th><th>status</th></tr></thead><tbody>${body}</tbody></table>`;
 }
@@ -418,6 +573,11 @@ export async function renderReport(input: ReportInput, outDir: string): Promise<
     { name: 'width-depth', title: 'Activation ratio vs width/depth ratio', spec: widthDepthSpec(input) },
     { name: 'loss-vs-params', title: 'Loss vs average parameters', spec: lossSpec(input) },
     { name: 'layer-heatmap', title: 'Per-layer activation ratio over training', spec: layerHeatmapSpec(input) },
+    ...(input.journeys ?? []).map((j, i) => ({
+      name: i === 0 ? 'journey-matters' : `journey-matters-${i + 1}`,
+      title: `The Journey Matters: loss against N̄, N_final and N_dense (${j.group})`,
+      spec: journeySpec(j),
+    })),
   ];
   const sections: string[] = [];
   for (const c of charts) {
@@ -432,10 +592,15 @@ export async function renderReport(input: ReportInput, outDir: string): Promise<
   }
   const runs = new Map(input.runs.map((r) => [r.id, r]));
   const fitRows = [
-    ...(input.curveFits ?? []).map((f) => ({ name: runs.get(f.runId) ? runLabel(runs.get(f.runId)!) : f.runId, r: f.result })),
-    ...(input.widthDepthFit ? [{ name: 'width/depth', r: input.widthDepthFit }] : []),
-    ...(input.chinchillaFit ? [{ name: 'chinchilla', r: input.chinchillaFit }] : []),
+    ...(input.curveFits ?? []).map((f) => ({ name: `${runs.get(f.runId) ? runLabel(runs.get(f.runId)!) : f.runId}${f.group ? ` (${f.group})` : ''}`, r: f.result })),
+    ...wdFitsOf(input).map((f) => ({ name: f.group === 'width/depth' ? f.group : `width/depth: ${f.group}`, r: f.result })),
+    ...chinFitsOf(input).map((f) => ({ name: f.group === 'chinchilla' ? f.group : `chinchilla: ${f.group}`, r: f.result })),
+    ...(input.otherFits ?? []).map((f) => ({ name: f.name, r: f.result })),
   ];
+  const journeyHtml = (input.journeys ?? []).map((j) => {
+    const rows = j.comparison.variants.map((v) => `<tr><td>${esc(JOURNEY_N_KEY[v.n])}</td><td>${esc(v.label)}</td><td>${esc(v.fit.status)}${v.fit.reason ? `<br><small>${esc(v.fit.reason)}</small>` : ''}</td><td>${fmt(v.aic)}</td><td>${fmt(v.heldOutLogError)}</td></tr>`).join('\n');
+    return `<h3>${esc(j.group)}: ${j.runs.length} runs</h3><p><b>${esc(j.comparison.status)}</b>: ${esc(journeyVerdictText(j.comparison))}</p><table><thead><tr><th>N</th><th>definition</th><th>fit status</th><th>AIC</th><th>held-out mean |ln L̂ − ln L|</th></tr></thead><tbody>${rows}</tbody></table>`;
+  }).join('\n');
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(input.title)}</title>
 <style>
@@ -446,6 +611,7 @@ th{background:#f5f5f5}.flag{color:#b03a2e;font-weight:bold;font-size:11px}img{ma
 <h1>${esc(input.title)}</h1>${input.subtitle ? `<p>${esc(input.subtitle)}</p>` : ''}
 <h2>Runs</h2>${runTable(input.runs)}
 ${fitRows.length ? `<h2>Fits</h2><p><small>Flags: <b>not-identified</b> = the confidence interval reaches a bound of the parameter (or could not be computed), so the data do not pin it down.</small></p>${fitTable(fitRows)}` : ''}
+${journeyHtml ? `<h2>The Journey Matters: which N explains the runs</h2>${journeyHtml}` : ''}
 ${sections.join('\n')}
 ${input.provenance?.length ? `<h2>Provenance</h2><p><small>What trained each run: its first segment's backend, device, host and build (<code>run_segments</code> holds every segment).</small></p>${provenanceTable(input.provenance)}` : ''}
 </body></html>
@@ -454,7 +620,8 @@ ${input.provenance?.length ? `<h2>Provenance</h2><p><small>What trained each run
   fs.writeFileSync(htmlPath, html);
   files.push(htmlPath);
   const jsonPath = path.join(outDir, 'report.json');
-  fs.writeFileSync(jsonPath, JSON.stringify({ title: input.title, curveFits: input.curveFits ?? [], widthDepthFit: input.widthDepthFit ?? null, chinchillaFit: input.chinchillaFit ?? null }, null, 2));
+  fs.writeFileSync(jsonPath, JSON.stringify({ title: input.title, curveFits: input.curveFits ?? [], widthDepthFits: wdFitsOf(input), chinchillaFits: chinFitsOf(input), otherFits: input.otherFits ?? [],
+    journeys: (input.journeys ?? []).map((j) => ({ group: j.group, runs: j.runs, comparison: { ...j.comparison, variants: j.comparison.variants.map((v) => ({ ...v, fit: { ...v.fit, covariance: undefined } })) } })) }, null, 2));
   files.push(jsonPath);
   return { files };
 }

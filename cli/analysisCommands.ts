@@ -12,6 +12,7 @@ import { runProvenance } from '../db/provenance';
 import { deviceLabel } from '../engine/deviceInfo';
 import { LAW_NAMES, SPARSE_PRESETS, fitPointsFromFile, fitResultJson, renderReport } from '../analysis';
 import { requireSweep } from '../client/sweeps';
+import { fitLines, journeyLines } from './fitDisplay';
 import { UsageError } from '../domain/errors';
 import { BACKENDS } from '../engine/types';
 import type { BackendName } from '../engine/types';
@@ -36,11 +37,6 @@ const nonNegInt = (name: string) => (v: string) => {
   return n;
 };
 
-const fmtParams = (p: Record<string, number>) =>
-  Object.entries(p)
-    .map(([k, v]) => `${k}=${Number(v).toPrecision(4)}`)
-    .join(' ');
-
 export function registerAnalysisCommands(program: Command, ctx: CommandContext): void {
   program
     .command('fit <sweepId>')
@@ -52,7 +48,15 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
         const fits = await createFitSweep(db)({ sweepId });
         if (o.json) ctx.out(fits);
         else if (fits.length === 0) ctx.out('no law has enough completed runs to fit');
-        else for (const f of fits) ctx.out(`${f.law}  ${f.groupKey}  ${f.status}  ${fmtParams(f.params)}  mse=${f.mse?.toExponential(3)}${Object.keys(f.flags).length ? `  flags=${JSON.stringify(f.flags)}` : ''}`);
+        else {
+          const views = fits.map((f) => ({ ...f, group: f.groupKey }));
+          for (const l of fitLines(views)) ctx.out(l);
+          const journey = journeyLines(views);
+          if (journey.length > 0) ctx.out('');
+          for (const l of journey) ctx.out(l);
+          const notOk = fits.filter((f) => f.status !== 'ok').length;
+          ctx.out(`\n${fits.length - notOk} of ${fits.length} fits ok; only ok fits are known laws (statuses: ok, not-identified, degenerate, failed)`);
+        }
       });
     });
 

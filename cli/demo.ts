@@ -12,11 +12,14 @@ import { UsageError } from '../domain/errors';
 import { readSweepFile } from '../client/sweepFile';
 import { submitSweep, waitForSweep } from '../client/sweeps';
 import { StatusDisplay, printTable } from './display';
+import { journeyLines, paramsText } from './fitDisplay';
+import { JOURNEY_LAW } from '../analysis/sweepFits';
 
 export interface DemoSummary {
   sweepId: string;
   runs: { total: number; completed: number };
-  fits: { law: string; group: string; params: Record<string, number>; mse: number | null; status: string }[];
+  /** every stored fit; `params` are known values only when `status` is `ok` (else see `reason`) */
+  fits: { law: string; group: string; params: Record<string, number>; mse: number | null; status: string; reason: string | null }[];
 }
 
 export async function runDemo(opts: {
@@ -53,10 +56,16 @@ export async function runDemo(opts: {
       opts.out(`\nSweep ${submitted.sweepId}: ${final.status} (${final.message ?? ''})\n\nFinal point of each run:`);
       printTable(curves, opts.out);
       opts.out('\nFitted laws:');
+      const views = fits.map((f) => ({ law: f.law, group: f.group_key, status: f.status, reason: f.reason, params: f.params, mse: f.mse, r2: f.r2, aic: f.aic, heldoutError: f.heldout_error, note: f.message, n: f.n }));
       printTable(
-        fits.map((f) => ({ law: f.law, group: f.group_key, status: f.status, params: f.params, mse: f.mse, r2: f.r2 })),
+        views.filter((f) => f.law !== JOURNEY_LAW).map((f) => ({ law: f.law, group: f.group, status: f.status, params: paramsText(f), r2: f.r2 })),
         opts.out,
       );
+      opts.out('Only `ok` fits are known laws; the others carry their status before their numbers. Why they are not ok:');
+      for (const f of views) if (f.law !== JOURNEY_LAW && f.reason) opts.out(`  ${f.law} [${f.group}] ${f.status}: ${f.reason}`);
+      const journey = journeyLines(views);
+      if (journey.length > 0) opts.out('');
+      for (const l of journey) opts.out(l);
       opts.out(`\nQuery it: sparsity sql "select * from activation_curves where sweep_id = '${submitted.sweepId}' limit 10"`);
     } else {
       opts.log(`sweep ${submitted.sweepId}: ${final.status}`);
@@ -64,7 +73,7 @@ export async function runDemo(opts: {
     const summary: DemoSummary = {
       sweepId: submitted.sweepId,
       runs: { total: final.runs.total, completed: final.runs.completed },
-      fits: fits.map((f) => ({ law: f.law, group: f.group_key, params: f.params, mse: f.mse, status: f.status })),
+      fits: fits.map((f) => ({ law: f.law, group: f.group_key, params: f.params, mse: f.mse, status: f.status, reason: f.reason })),
     };
     if (opts.json) opts.out(summary);
     return summary;

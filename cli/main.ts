@@ -303,6 +303,7 @@ Examples:
               compute: s.compute,
               reused: s.reused,
               runsDetail: s.runsDetail.map((r) => ({ runId: r.runId, label: r.label, status: r.status, progress: r.progress, attempts: r.attempts, reusedFrom: r.reusedFrom })),
+              fits: s.fits,
             });
           } else printStatus(s, out);
         } finally {

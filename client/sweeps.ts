@@ -4,6 +4,7 @@ import type { Db } from '../db/connect';
 import { reuseCompletedRuns, runDetails, type RunDetail } from '../db/runs';
 import { ladderSavings, type LadderSavings } from '../db/ladders';
 import { codeVersion } from '../engine/codeVersion';
+import { fitStatuses, type FitStatusRow } from '../db/fits';
 import type { RunStatus } from '../db/schema';
 import { deleteSweep, findSweep, insertSweep, recentSweepIds, setSweepPaused, setSweepStatus, sweepExists } from '../db/sweeps';
 import { gridSize, runAt, runIdOf } from '../domain/grid';
@@ -91,6 +92,8 @@ export interface SweepStatusReport {
   runsDetail: RunDetail[];
   /** Steps trained against steps if every run trained from scratch (token-budget ladders save the difference). */
   compute: LadderSavings;
+  /** the sweep's stored fits: law, group, status (ok | not-identified | degenerate | failed) and reason */
+  fits: FitStatusRow[];
 }
 
 export async function requireSweep(db: Db, sweepId: string) {
@@ -133,6 +136,7 @@ export async function sweepStatus(db: Db, client: Client | undefined, sweepId: s
     reused: runsDetail.filter((r) => r.reusedFrom !== null && r.status === 'completed').length,
     runsDetail,
     compute: await ladderSavings(db, sweepId),
+    fits: await fitStatuses(db, sweepId),
   };
 }
 

@@ -194,9 +194,20 @@ export interface FitsTable {
   mse: number | null;
   r2: number | null;
   n: number;
+  /** ok | not-identified | degenerate | failed (analysis/verdict.ts); only `ok` fits are known curves */
   status: string;
+  /** what the data are (points used, units); journey-matters verdict rows: what the comparison found */
   message: string | null;
   created_at: Generated<Date>;
+  /** why status is not `ok`; null when ok (rows written before 2026_12_02_0040: null) */
+  reason: string | null;
+  converged: boolean | null;
+  iterations: number | null;
+  /** the optimizer's own termination message */
+  optimizer_message: string | null;
+  aic: number | null;
+  /** journey-matters rows only: mean |ln L̂ − ln L| over runs, each predicted by the fit to the others */
+  heldout_error: number | null;
 }
 
 /** View `run_overview`: one row per run with its configuration spelled out in columns. */

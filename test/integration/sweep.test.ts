@@ -102,6 +102,22 @@ describe('a sweep end to end (real Temporal + Postgres)', { timeout: 600_000 }, 
     assert.deepEqual(s.runs, { total: 4, completed: 4, running: 0, failed: 0, cancelled: 0, pending: 0 });
     assert.equal(s.runsDetail.length, 4);
     assert.ok(s.runsDetail.every((r: { progress: number }) => r.progress === 1));
+    // Every stored fit says what it is; 4 eval points per run cannot pin relu-logspace down, and
+    // two runs per activation cannot support a Journey Matters comparison: both say why.
+    const fits = s.fits as Array<{ law: string; group: string; status: string; reason: string | null }>;
+    assert.ok(fits.length > 0, 'the fits are listed');
+    for (const f of fits) {
+      assert.ok(['ok', 'not-identified', 'degenerate', 'failed'].includes(f.status), JSON.stringify(f));
+      if (f.status !== 'ok') assert.ok(f.reason && f.reason.length > 0, `a fit that is not ok gives its reason: ${JSON.stringify(f)}`);
+    }
+    const curves = fits.filter((f) => f.law === 'relu-logspace' || f.law === 'silu-power');
+    assert.equal(curves.length, 4, 'one curve per configuration (activation × pruning), seeds pooled');
+    const relu = curves.filter((f) => f.law === 'relu-logspace');
+    assert.equal(relu.length, 2);
+    assert.ok(relu.every((f) => f.status === 'failed' && /needs more than 4 points; got 4/.test(f.reason ?? '')), JSON.stringify(relu));
+    const verdicts = fits.filter((f) => f.law === 'journey-matters' && f.group.endsWith('| verdict'));
+    assert.equal(verdicts.length, 2, 'one Journey Matters comparison per activation');
+    assert.ok(verdicts.every((f) => f.status === 'failed' && /2 runs: a comparison needs at least 7/.test(f.reason ?? '')), JSON.stringify(verdicts));
 
     const sql = await runCli(['sql', `select count(*)::int as n from run_points where run_id like '${sweepId}%'`, '--json'], env);
     assert.equal(sql.code, 0, sql.stderr);

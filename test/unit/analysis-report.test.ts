@@ -120,3 +120,54 @@ test('renderReport prints a provenance table: backend, device, host, build, and 
   assert.match(table, /abcdef012345 \(dirty tree\)/);
   assert.equal((table.match(/MIXED/g) ?? []).length, 1);
 });
+
+test('every panel draws a fit that is not ok as such: width/depth and loss dashed and labelled, no band, no iso-loss lines', async () => {
+  const { widthDepthSpec, lossSpec } = await import('../../analysis/report');
+  const u = rng(9);
+  const ratios = [8, 16, 32, 64, 128, 256];
+  const flat = ratios.map(() => 0.2 + 1e-4 * gaussian(u));
+  const wd = await fitCurve('width-depth', ratios, flat, { workers: 1 });
+  assert.notEqual(wd.status, 'ok', `a flat width/depth curve is not an ok fit (${wd.status})`);
+  const runs: ReportRun[] = ratios.map((r) => ({ id: `r${r}`, activation: 'relu', params: 1e6, dModel: r * 2, nLayers: 2 }));
+  const wdSpec = JSON.stringify(widthDepthSpec({ title: 't', runs, points: [], widthDepthPoints: ratios.map((r, i) => ({ runId: `r${r}`, ratio: r, activationRatio: flat[i] })), widthDepthFits: [{ group: 'relu', result: wd }] }));
+  assert.match(wdSpec, /"strokeDash":\[5,4\]/);
+  assert.match(wdSpec, new RegExp(`${wd.status} fit`));
+  assert.doesNotMatch(wdSpec, /"type":"area"/, 'no band for a fit that is not ok');
+  assert.doesNotMatch(wdSpec, /breakpoint r =/, 'no breakpoint claimed');
+
+  // One token budget: only K + A/N^α is identified, so the chinchilla fit is not-identified.
+  const pts = [1e5, 2e5, 4e5, 8e5, 1.6e6, 3.2e6, 6.4e6].map((N) => ({ N, D: 1e8, L: 2 + 300 / N ** 0.4 * Math.exp(0.002 * gaussian(u)) }));
+  const chin = await fitChinchilla(pts, { workers: 1 });
+  assert.equal(chin.status, 'not-identified');
+  const lossRuns: ReportRun[] = pts.map((p, i) => ({ id: `n${i}`, activation: 'relu', params: p.N, avgParams: p.N, dModel: 64, nLayers: 2 }));
+  const spec = lossSpec({ title: 't', runs: lossRuns, points: [], lossPoints: pts.map((p, i) => ({ runId: `n${i}`, avgParams: p.N, tokens: p.D, loss: p.L })), chinchillaFits: [{ group: 'relu', result: chin }] });
+  const text = JSON.stringify(spec);
+  assert.match(text, /"strokeDash":\[5,4\]/);
+  assert.match(text, /not-identified fit/);
+  assert.doesNotMatch(text, /iso-loss/, 'no iso-loss lines from a law that is not known');
+  assert.doesNotMatch(text, /fit: E=/, 'no parameters in the title');
+});
+
+test('the Journey Matters figure: one panel per definition of N, statuses, AIC and held-out error', async () => {
+  const { journeySpec } = await import('../../analysis/report');
+  const { compareNDefinitions } = await import('../../analysis/journey');
+  const { epochGrid } = await import('../../analysis/chinchilla');
+  const u = rng(4);
+  const jr = [];
+  for (const dense of [1e7, 3e7, 1e8]) for (const s of [0, 0.5, 0.75]) {
+    const avg = dense * (1 - 0.6 * s);
+    jr.push({ id: `d${dense}-s${s}`, label: `d${dense}-s${s}`, pruned: s > 0, avgNonzero: avg, finalNonzero: dense * (1 - s), dense, tokens: 1e10, loss: (1.7 + 400 / avg ** 0.34 + 1500 / 1e10 ** 0.28) * Math.exp(0.003 * gaussian(u)) });
+  }
+  const comparison = await compareNDefinitions(jr, { starts: epochGrid().filter((_, i) => i % 25 === 0), workers: 1 });
+  const j = { group: 'relu', runs: jr, comparison };
+  const text = JSON.stringify(journeySpec(j));
+  for (const k of ['N=N̄', 'N=N_final', 'N=N_dense']) assert.ok(text.includes(`${k}`), k);
+  assert.match(text, /AIC/);
+  assert.match(text, /held-out/);
+  const out = process.env.REPORT_OUT ?? fs.mkdtempSync(path.join(os.tmpdir(), 'sparsity-journey-'));
+  const runs: ReportRun[] = jr.map((r) => ({ id: r.id, activation: 'relu', params: r.dense, avgParams: r.avgNonzero, dModel: 64, nLayers: 2 }));
+  const { files } = await renderReport({ title: 'journey', runs, points: [], journeys: [j] }, out);
+  assert.ok(files.some((f) => f.endsWith('journey-matters.png')));
+  const html = fs.readFileSync(path.join(out, 'index.html'), 'utf8');
+  assert.match(html, /The Journey Matters: which N explains the runs/);
+});
