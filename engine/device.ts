@@ -1,5 +1,6 @@
 // What hardware a training process sees: `nvidia-smi` queries and TensorFlow's own device log.
 // Pure parsers plus one synchronous `nvidia-smi` call, so the fake-`nvidia-smi` tests cover them.
+import type { DeviceInfo } from './types';
 import { spawnSync } from 'node:child_process';
 
 /** One row of `nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader`. */
@@ -99,25 +100,15 @@ export function parseTfDeviceLog(stderr: string): { gpus: TfGpuDevice[]; noGpuRe
   return { gpus, noGpuReason };
 }
 
-/** Where a backend trains, for run provenance (issue 13, `runs.device`). */
-export interface DeviceReport {
-  kind: 'cpu' | 'gpu';
+/**
+ * Where a backend trains, as the backend itself reports it (engine/backendSelect.ts describeDevice);
+ * the fields of runs.device (DeviceInfo) that a probe can know, plus CUDA_VISIBLE_DEVICES.
+ */
+export type DeviceReport = Pick<DeviceInfo, 'kind' | 'gpuName' | 'gpuMemoryMiB' | 'driver' | 'cuda' | 'cudnn' | 'tensorflow' | 'tfjs' | 'tf32'> & {
   backend: string;
-  gpuName?: string;
-  gpuMemoryMiB?: number;
-  driver?: string;
-  /** CUDA toolkit TensorFlow was built for (from the install's record). */
-  cuda?: string;
-  cudnn?: string;
-  /** TensorFlow C library version; absent for wasm/cpu. */
-  tensorflow?: string;
-  /** tfjs-core version. */
-  tfjs: string;
-  /** TF32 matmuls: TensorFlow enables them by default on compute capability ≥ 8.0 unless NVIDIA_TF32_OVERRIDE=0. */
-  tf32?: boolean;
   /** CUDA_VISIBLE_DEVICES of the process, when set. */
   visibleDevices?: string;
-}
+};
 
 /**
  * TF32: TensorFlow ≥ 2.4 runs float32 matmuls/convolutions in TF32 on Ampere and newer

@@ -1,5 +1,7 @@
 // Small sweeps for tests: real training, seconds per run.
-import { validateSweep, type SweepFileInput } from '../domain/sweepSchema';
+import assert from 'node:assert/strict';
+import { UsageError } from '../domain/errors';
+import { parseSweepText, validateSweep, type SweepFileInput } from '../domain/sweepSchema';
 import type { SweepSpec } from '../domain/spec';
 
 /** The sweep file behind `tinySweep` (what a test writes to disk for the CLI). */
@@ -27,4 +29,15 @@ export function tinySweepInput(overrides: Partial<SweepFileInput> = {}): SweepFi
 
 export function tinySweep(overrides: Partial<SweepFileInput> = {}): SweepSpec {
   return validateSweep(tinySweepInput(overrides), 'test sweep');
+}
+
+/** The message a sweep file is refused with (a UsageError, exit 2 at the CLI); fails the test if it is accepted. */
+export function refusedSweep(text: string): string {
+  try {
+    parseSweepText(text, 'sweep.yaml');
+  } catch (e) {
+    assert.ok(e instanceof UsageError, `UsageError expected, got ${String(e)}`);
+    return e.message;
+  }
+  assert.fail('accepted a sweep file that should be refused');
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { UsageError } from '../../domain/errors';
 import { parseSweepText, validateSweep } from '../../domain/sweepSchema';
+import { refusedSweep } from '../sweeps';
 
 const FIX = path.join(__dirname, '..', 'fixtures', 'sweeps');
 
@@ -18,28 +19,19 @@ grid:
   seed: [0, 1]
 `;
 
-function refusal(text: string): string {
-  try {
-    parseSweepText(text, 'sweep.yaml');
-  } catch (e) {
-    assert.ok(e instanceof UsageError, `UsageError expected, got ${String(e)}`);
-    return e.message;
-  }
-  assert.fail('accepted a sweep that cannot run');
-}
 
 describe('refused at submit: values Temporal cannot hold', () => {
   it('a workflow history past the event limit (history-limit.yaml)', () => {
-    const m = refusal(readFileSync(path.join(FIX, 'history-limit.yaml'), 'utf8'));
+    const m = refusedSweep(readFileSync(path.join(FIX, 'history-limit.yaml'), 'utf8'));
     assert.match(m, /continueAsNewEvery: 100000 lets one sweep-workflow history start 20000 of the 20000 runs, about 100040 events, past Temporal's 51200-event history limit/);
     assert.match(m, /use continueAsNewEvery ≤ 8184/);
   });
   it('more pending child workflows than Temporal allows (pending-children.yaml)', () => {
-    assert.match(refusal(readFileSync(path.join(FIX, 'pending-children.yaml'), 'utf8')), /maxParallel: 5000 exceeds Temporal's limit of 2000 pending child workflows/);
+    assert.match(refusedSweep(readFileSync(path.join(FIX, 'pending-children.yaml'), 'utf8')), /maxParallel: 5000 exceeds Temporal's limit of 2000 pending child workflows/);
   });
   it('a task queue name past the length limit, or in the reserved namespace', () => {
-    assert.match(refusal(`taskQueue: ${'q'.repeat(999)}\n${base}`), /taskQueue: 999 characters: with "\.train" appended it exceeds Temporal's 1000-character limit/);
-    assert.match(refusal(`taskQueue: /_sys/mine\n${base}`), /taskQueue: "\/_sys\/" names are reserved by Temporal/);
+    assert.match(refusedSweep(`taskQueue: ${'q'.repeat(999)}\n${base}`), /taskQueue: 999 characters: with "\.train" appended it exceeds Temporal's 1000-character limit/);
+    assert.match(refusedSweep(`taskQueue: /_sys/mine\n${base}`), /taskQueue: "\/_sys\/" names are reserved by Temporal/);
   });
   it('a sweep definition past the workflow payload limit', () => {
     // Built as an object: a 300,000-value YAML list would spend most of the test in the YAML parser.
@@ -58,16 +50,16 @@ describe('refused at submit: values Temporal cannot hold', () => {
 describe('refused at submit: values that make no sense together', () => {
   it('pruning that starts above its final sparsity (pruning-initial-above-final.yaml)', () => {
     assert.match(
-      refusal(readFileSync(path.join(FIX, 'pruning-initial-above-final.yaml'), 'utf8')),
+      refusedSweep(readFileSync(path.join(FIX, 'pruning-initial-above-final.yaml'), 'utf8')),
       /grid\.pruning\[1\]\.initialSparsity: 0\.8 is above finalSparsity 0\.5/,
     );
   });
   it('a sparsity on a schedule that never prunes', () => {
-    assert.match(refusal(base.replace('{schedule: none}', '{schedule: none, finalSparsity: 0.5}')), /grid\.pruning\[0\]\.schedule: "none" never prunes, but finalSparsity 0\.5/);
+    assert.match(refusedSweep(base.replace('{schedule: none}', '{schedule: none, finalSparsity: 0.5}')), /grid\.pruning\[0\]\.schedule: "none" never prunes, but finalSparsity 0\.5/);
   });
   it('an eval interval that leaves no curve (eval-every-above-steps.yaml), also per token budget', () => {
-    assert.match(refusal(readFileSync(path.join(FIX, 'eval-every-above-steps.yaml'), 'utf8')), /training\.evalEvery: 5000 leaves 1 eval point in a run of 600 steps/);
-    assert.match(refusal(base.replace('seed: [0, 1]', 'seed: [0, 1]\n  steps: [100, 8]')), /training\.evalEvery: 10 leaves 1 eval point in a run of 8 steps \(grid\.steps\[1\]\)/);
+    assert.match(refusedSweep(readFileSync(path.join(FIX, 'eval-every-above-steps.yaml'), 'utf8')), /training\.evalEvery: 5000 leaves 1 eval point in a run of 600 steps/);
+    assert.match(refusedSweep(base.replace('seed: [0, 1]', 'seed: [0, 1]\n  steps: [100, 8]')), /training\.evalEvery: 10 leaves 1 eval point in a run of 8 steps \(grid\.steps\[1\]\)/);
   });
   it('a heartbeat timeout shorter than a training step or an evaluation can take', () => {
     const big = `name: t
@@ -79,31 +71,31 @@ grid:
   activation: [relu]
   size: [{dModel: 1024, nLayers: 8}]
 `;
-    assert.match(refusal(big), /heartbeatTimeout: 5 s is shorter than one (training step|evaluation).* of the largest model \(dModel 1024, nLayers 8\) can take: ~\d+ s at 3 GFLOP\/s \(the slowest CPU backend\)/);
+    assert.match(refusedSweep(big), /heartbeatTimeout: 5 s is shorter than one (training step|evaluation).* of the largest model \(dModel 1024, nLayers 8\) can take: ~\d+ s at 3 GFLOP\/s \(the slowest CPU backend\)/);
     // On a GPU queue the same model's step and evaluation take seconds.
-    assert.match(refusal(`taskQueue: gpu-h100\n${big}`), /heartbeatTimeout: 5 s .* at 2000 GFLOP\/s \(a GPU queue\)/);
+    assert.match(refusedSweep(`taskQueue: gpu-h100\n${big}`), /heartbeatTimeout: 5 s .* at 2000 GFLOP\/s \(a GPU queue\)/);
     parseSweepText(`taskQueue: gpu-h100\n${big.replace('heartbeatTimeout: 5', 'heartbeatTimeout: 120')}`, 'ok.yaml');
   });
   it('grid lists with repeated values, on every axis', () => {
-    assert.match(refusal(base.replace('seed: [0, 1]', 'seed: [0, 1, 0]')), /grid\.seed\[2\]: repeats grid\.seed\[0\] \(0\): every run with it would train twice/);
-    assert.match(refusal(base.replace('[relu, silu]', '[relu, relu]')), /grid\.activation\[1\]: repeats grid\.activation\[0\]/);
-    assert.match(refusal(base.replace('seed: [0, 1]', 'seed: [0, 1]\n  lr: [0.001, 0.001]')), /grid\.lr\[1\]: repeats grid\.lr\[0\]/);
-    assert.match(refusal(base.replace('seed: [0, 1]', 'seed: [0, 1]\n  steps: [100, 100]')), /grid\.steps\[1\]: repeats grid\.steps\[0\]/);
+    assert.match(refusedSweep(base.replace('seed: [0, 1]', 'seed: [0, 1, 0]')), /grid\.seed\[2\]: repeats grid\.seed\[0\] \(0\): every run with it would train twice/);
+    assert.match(refusedSweep(base.replace('[relu, silu]', '[relu, relu]')), /grid\.activation\[1\]: repeats grid\.activation\[0\]/);
+    assert.match(refusedSweep(base.replace('seed: [0, 1]', 'seed: [0, 1]\n  lr: [0.001, 0.001]')), /grid\.lr\[1\]: repeats grid\.lr\[0\]/);
+    assert.match(refusedSweep(base.replace('seed: [0, 1]', 'seed: [0, 1]\n  steps: [100, 100]')), /grid\.steps\[1\]: repeats grid\.steps\[0\]/);
     // Written differently, trained the same: a dense run with a different (ignored) window, two sizes resolving alike.
-    assert.match(refusal(base.replace('{schedule: none}', '{schedule: none}, {schedule: none, start: 0.1}')), /grid\.pruning\[1\]: repeats grid\.pruning\[0\]/);
+    assert.match(refusedSweep(base.replace('{schedule: none}', '{schedule: none}, {schedule: none, start: 0.1}')), /grid\.pruning\[1\]: repeats grid\.pruning\[0\]/);
     assert.match(
-      refusal(base.replace('size: [{dModel: 64, nLayers: 2}]', 'size: [{dModel: 64, nLayers: 2}, {dModel: 64, nLayers: 2, nHeads: 4}]').replace('name: t', 'name: t\nmodel: {family: transformer, nHeads: 4}\ndata: {kind: brown}')),
+      refusedSweep(base.replace('size: [{dModel: 64, nLayers: 2}]', 'size: [{dModel: 64, nLayers: 2}, {dModel: 64, nLayers: 2, nHeads: 4}]').replace('name: t', 'name: t\nmodel: {family: transformer, nHeads: 4}\ndata: {kind: brown}')),
       /grid\.size\[1\]: resolves to the same model as grid\.size\[0\] \(dModel 64, nLayers 2\)/,
     );
   });
   it('a size budget no valid shape reaches within 5%', () => {
     assert.match(
-      refusal(base.replace('size: [{dModel: 64, nLayers: 2}]', 'size: [{budget: 500, ratio: 8}]').replace('name: t', 'name: t\nmodel: {family: transformer}\ndata: {kind: brown}')),
+      refusedSweep(base.replace('size: [{dModel: 64, nLayers: 2}]', 'size: [{budget: 500, ratio: 8}]').replace('name: t', 'name: t\nmodel: {family: transformer}\ndata: {kind: brown}')),
       /grid\.size\[0\]: no valid shape reaches budget 500 at ratio 8 within 5% \(nearest: dModel \d+, nLayers \d+ = \d+ parameters/,
     );
   });
   it('lists every problem of a file at once', () => {
-    const m = refusal(base.replace('seed: [0, 1]', 'seed: [0, 0]').replace('{schedule: cubic, finalSparsity: 0.5}', '{schedule: cubic, initialSparsity: 0.6, finalSparsity: 0.5}'));
+    const m = refusedSweep(base.replace('seed: [0, 1]', 'seed: [0, 0]').replace('{schedule: cubic, finalSparsity: 0.5}', '{schedule: cubic, initialSparsity: 0.6, finalSparsity: 0.5}'));
     assert.match(m, /initialSparsity: 0\.6 is above/);
     assert.match(m, /grid\.seed\[1\]: repeats/);
   });

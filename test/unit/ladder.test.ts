@@ -3,13 +3,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OPTIM_DEFAULTS } from '../../domain/defaults';
-import { UsageError } from '../../domain/errors';
 import { expandGrid, runAt } from '../../domain/grid';
 import { hashJson } from '../../domain/hash';
 import { branchStepOf, ladderInputAt, planLadders } from '../../domain/ladder';
 import { learningRate, wsdDecayStart } from '../../domain/lrSchedule';
 import type { OptimConfig } from '../../domain/spec';
 import { parseSweepText } from '../../domain/sweepSchema';
+import { refusedSweep } from '../sweeps';
 
 const ladderFile = (optim: string, extra = '', steps = '[40, 60, 80]', evalEvery = 5) => `name: ladder
 ${extra}optim: ${optim}
@@ -23,15 +23,6 @@ grid:
 `;
 const WSD = '{schedule: wsd, warmupSteps: 4, decay: 0.25}';
 
-function refused(text: string): string {
-  try {
-    parseSweepText(text, 'sweep.yaml');
-  } catch (e) {
-    assert.ok(e instanceof UsageError, `UsageError expected, got ${String(e)}`);
-    return e.message;
-  }
-  assert.fail('accepted a bad sweep file');
-}
 
 describe('learning rate with warmupSteps', () => {
   const optim: OptimConfig = {
@@ -91,16 +82,16 @@ describe('sweep file: warmupSteps', () => {
   });
 
   it('refuses warmup and warmupSteps together, naming both', () => {
-    assert.match(refused(ladderFile('{schedule: wsd, warmup: 0.1, warmupSteps: 4}')), /optim\.warmupSteps: give the warmup as a fraction \(warmup: 0\.1\) or in steps \(warmupSteps: 4\), not both/);
+    assert.match(refusedSweep(ladderFile('{schedule: wsd, warmup: 0.1, warmupSteps: 4}')), /optim\.warmupSteps: give the warmup as a fraction \(warmup: 0\.1\) or in steps \(warmupSteps: 4\), not both/);
   });
 
   it('refuses a warmup as long as the shortest run', () => {
-    assert.match(refused(ladderFile('{schedule: wsd, warmupSteps: 40}')), /optim\.warmupSteps: must be shorter than every run \(shortest: 40 steps\) \(got 40\)/);
+    assert.match(refusedSweep(ladderFile('{schedule: wsd, warmupSteps: 40}')), /optim\.warmupSteps: must be shorter than every run \(shortest: 40 steps\) \(got 40\)/);
   });
 
   it('refuses a fractional or negative warmupSteps', () => {
-    assert.match(refused(ladderFile('{schedule: wsd, warmupSteps: 2.5}')), /optim\.warmupSteps: .*\(got 2\.5\)/);
-    assert.match(refused(ladderFile('{schedule: wsd, warmupSteps: -1}')), /optim\.warmupSteps: .*\(got -1\)/);
+    assert.match(refusedSweep(ladderFile('{schedule: wsd, warmupSteps: 2.5}')), /optim\.warmupSteps: .*\(got 2\.5\)/);
+    assert.match(refusedSweep(ladderFile('{schedule: wsd, warmupSteps: -1}')), /optim\.warmupSteps: .*\(got -1\)/);
   });
 });
 

@@ -1,10 +1,10 @@
 // Sweep files: validation messages name the field and the value; grid expansion is deterministic.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { UsageError } from '../../domain/errors';
 import { parseSweepText } from '../../domain/sweepSchema';
 import { expandGrid, gridSize, runAt } from '../../domain/grid';
 import { segmentEnd } from '../../domain/segments';
+import { refusedSweep } from '../sweeps';
 
 const base = `name: t
 training: {steps: 100, evalEvery: 10}
@@ -15,15 +15,6 @@ grid:
   seed: [0, 1]
 `;
 
-function refused(text: string): string {
-  try {
-    parseSweepText(text, 'sweep.yaml');
-  } catch (e) {
-    assert.ok(e instanceof UsageError, `UsageError expected, got ${String(e)}`);
-    return e.message;
-  }
-  assert.fail('accepted a bad sweep file');
-}
 
 describe('sweep file validation', () => {
   it('accepts a good file and fills defaults', () => {
@@ -56,7 +47,7 @@ describe('sweep file validation', () => {
     ['primary not measured', base + 'measure: {metrics: [exact], primary: ppl-1%}\n', /measure\.primary: must be one of/],
   ];
   for (const [what, text, message] of cases) {
-    it(`refuses ${what}, naming the field and value`, () => assert.match(refused(text), message));
+    it(`refuses ${what}, naming the field and value`, () => assert.match(refusedSweep(text), message));
   }
 });
 
