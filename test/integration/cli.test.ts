@@ -80,7 +80,7 @@ describe('CLI input and failure handling', { timeout: 600_000 }, () => {
         'echo "| NVIDIA-SMI 550.54.15    Driver Version: 550.54.15    CUDA Version: 12.4 |"\n',
     );
     chmodSync(path.join(bin, 'nvidia-smi'), 0o755);
-    const gpuHost = { ...env, PATH: `${bin}:${process.env.PATH}`, SPARSITY_NATIVE_INSTALL: '0' };
+    const gpuHost = { ...env, PATH: `${bin}:${process.env.PATH}`, SPARSITY_NATIVE_INSTALL: '0', SPARSITY_BACKEND: '' };
     const noBackend = await runCli(['worker', '--gpus', '0'], gpuHost);
     assert.equal(noBackend.code, 2, noBackend.stderr);
     assert.match(noBackend.stderr, /--gpus 0: the GPU backend is not available: automatic install of the native TensorFlow backend is off/);
@@ -89,7 +89,7 @@ describe('CLI input and failure handling', { timeout: 600_000 }, () => {
     assert.match(missing.stderr, /--gpus/);
     assert.match(missing.stderr, /3/);
     // No nvidia-smi on PATH: not a GPU host.
-    const cpuHost = await runCli(['worker', '--gpus', 'all'], { ...env, PATH: '/usr/bin:/bin', SPARSITY_NATIVE_INSTALL: '0' });
+    const cpuHost = await runCli(['worker', '--gpus', 'all'], { ...env, PATH: '/usr/bin:/bin', SPARSITY_NATIVE_INSTALL: '0', SPARSITY_BACKEND: '' });
     assert.equal(cpuHost.code, 2);
     assert.match(cpuHost.stderr, /nvidia-smi/);
     assert.doesNotMatch(noBackend.stderr + missing.stderr + cpuHost.stderr, /\n\s+at /, 'no stack trace');
