@@ -127,9 +127,10 @@ export interface SlotProcesses {
 /**
  * Forks `slots` training processes (`sparsity worker-slot`). A slot that dies (out of memory,
  * a native abort) is replaced after a pause, so capacity is not lost silently; Temporal retries
- * the segment it held from the last checkpoint.
+ * the segment it held from the last checkpoint. `slotEnv(slot)` is merged over each slot's
+ * environment (a GPU slot: its GPU, see stack/gpuPlan.ts gpuSlotEnv).
  */
-export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
+export function forkTrainingSlots(opts: WorkerOptions & { slotEnv?: (slot: number) => Record<string, string> }): SlotProcesses {
   const cli = path.join(__dirname, '..', 'cli', 'main.js');
   const children: ChildProcess[] = [];
   let stopping = false;
@@ -142,6 +143,8 @@ export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
         TEMPORAL_ADDRESS: opts.endpoints.temporalAddress,
         TEMPORAL_NAMESPACE: opts.endpoints.namespace,
         DATABASE_URL: opts.endpoints.databaseUrl,
+        // A GPU slot's own environment (stack/gpuPlan.ts gpuSlotEnv: CUDA_VISIBLE_DEVICES, ...).
+        ...opts.slotEnv?.(slot),
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
