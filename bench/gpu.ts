@@ -61,7 +61,7 @@ export interface BenchGpuResult {
     installBackend: PhaseReport<{ installedNow: boolean; seconds: number }>;
     installTorch: PhaseReport;
     device: PhaseReport<EngineRun>;
-    sweep: PhaseReport<{ sweepId: string; runs: { runId: string; label: string; status: string; backend: string | null; worker: string | null; device: unknown }[]; onGpu: boolean }>;
+    sweep: PhaseReport<{ sweepId: string; runs: { runId: string; label: string; status: string; backend: string | null; worker: string | null; device: unknown }[]; onGpu: boolean | null; deviceRecorded: boolean }>;
     benchmark: PhaseReport<BenchTrainCudaResult>;
     study?: PhaseReport<{ sweepId: string; status: string; completed: number; total: number }>;
   };
@@ -253,10 +253,17 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
     rmSync(home, { recursive: true, force: true });
     const seconds = (performance.now() - ts) / 1000;
     if (r.ok) {
-      const onGpu = r.value.runs.length === 2 && r.value.runs.every((x) => x.status === 'completed' && x.backend === 'tensorflow' && (x.device === null || (x.device as { kind?: string }).kind === 'gpu'));
-      const complete = r.value.final.runs.completed === 2;
-      result.phases.sweep = { ok: complete && onGpu, seconds, status: complete && onGpu ? 'ok' : 'failed', value: { sweepId: r.value.sweepId, runs: r.value.runs, onGpu }, ...(complete && onGpu ? {} : { error: complete ? 'a run did not train on the GPU backend' : `${r.value.final.runs.completed}/2 runs completed` }) };
-      result.targets.sweepOnGpu = onGpu;
+      const runs = r.value.runs;
+      const complete = r.value.final.runs.completed === 2 && runs.length === 2;
+      const native = runs.every((x) => x.backend === 'tensorflow');
+      // runs.device (issue 13 part 3) proves the GPU; a database without the column only says the
+      // backend, and then the target stays unmeasured (null) instead of being claimed.
+      const recorded = runs.every((x) => x.device !== null);
+      const onGpu = recorded ? runs.every((x) => (x.device as { kind?: string }).kind === 'gpu') : null;
+      const ok = complete && native && onGpu !== false;
+      const why = !complete ? `${r.value.final.runs.completed}/2 runs completed` : !native ? `a run trained on ${runs.map((x) => x.backend).join(', ')}, not tensorflow` : 'runs.device says a run trained on the CPU';
+      result.phases.sweep = { ok, seconds, status: ok ? 'ok' : 'failed', value: { sweepId: r.value.sweepId, runs, onGpu, deviceRecorded: recorded }, ...(ok ? {} : { error: why }) };
+      result.targets.sweepOnGpu = complete ? onGpu : false;
     } else result.phases.sweep = { ok: false, seconds, status: r.timedOut ? 'timed-out' : 'failed', error: r.error };
   } else result.phases.sweep = skipped('the device check failed');
 

@@ -151,7 +151,14 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
       if (o.device === 'cuda') {
         if (o.backend && o.backend !== 'tensorflow') throw new UsageError(`--device cuda with --backend ${o.backend}: only the tensorflow backend trains on GPUs`);
         const { prepareGpuSlots } = await import('../stack/gpuSlots');
-        await prepareGpuSlots(String(o.gpu), { onProgress: ctx.err });
+        const { GpuSetupError } = await import('../stack/gpuPlan');
+        try {
+          // Installs the GPU build on first use, exactly as a GPU worker does.
+          await prepareGpuSlots(String(o.gpu), { onProgress: ctx.err });
+        } catch (e) {
+          if (e instanceof GpuSetupError) throw new GpuSetupError(`bench train --device cuda --gpu ${o.gpu}: ${e.message.replace(/^--gpus \S+: /, '')}`);
+          throw e;
+        }
         const { benchTrainCuda } = await import('../bench/trainCuda');
         const r = await benchTrainCuda({ steps: o.steps, gpu: o.gpu, torchPython: o.torch ? undefined : null, torchTf32: o.torchTf32, log: o.json ? () => undefined : ctx.err });
         ctx.out(o.json ? r : JSON.stringify(r, null, 2));

@@ -158,3 +158,19 @@ test('the engine child (forked as bench gpu forks it): figures on wasm when allo
   assert.equal(refused.ok, false);
   assert.equal(refused.error, 'GPU slot 0 (CUDA_VISIBLE_DEVICES=0): training would run on the wasm backend, which has no GPU support; refusing to start');
 });
+
+test('sparsity bench gpu --dry-run: one JSON line on stdout and in --out, exit 0; exit 2 and one line on stderr without a GPU', async () => {
+  const cli = path.join(__dirname, '..', '..', 'cli', 'main.ts');
+  const state = tmp();
+  const out = path.join(state, 'r', 'bench-gpu.json');
+  const env = { ...hostEnv(fakeNvidiaSmi([H200(0, '560.35.03')], '12.6')), SPARSITY_HOME: state };
+  const r = await runLimited<{ ok: boolean; plan: { torch: { version: string } } }>({ module: cli, args: ['bench', 'gpu', '--dry-run', '--out', out] }, { env, timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.error);
+  assert.equal(r.value?.ok, true);
+  assert.equal(r.value?.plan.torch.version, '2.9.1');
+  assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), r.value);
+  const lines: string[] = [];
+  const none = await runLimited({ module: cli, args: ['bench', 'gpu', '--dry-run'] }, { env: { ...process.env, PATH: `${tmp()}:/usr/bin:/bin`, SPARSITY_HOME: state }, timeoutMs: 120_000, onStderr: (l) => lines.push(l) });
+  assert.equal(none.code, 2);
+  assert.deepEqual(lines, ['bench gpu: --gpus all: nvidia-smi is not on PATH, so this host has no usable NVIDIA GPU']);
+});
