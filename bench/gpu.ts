@@ -281,8 +281,11 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
         torchPython: result.phases.installTorch.ok ? torchPlan.python : null,
         coldRun: { run: result.phases.device.value!, cacheDir: path.join(stateDir, 'cuda-cache') },
       });
-      const ok = bench.errors.length === 0;
-      result.phases.benchmark = { ok, seconds: (performance.now() - tb) / 1000, status: ok ? 'ok' : 'failed', value: bench, ...(ok ? {} : { error: bench.errors.join('; ') }) };
+      // Both engines at both sizes, or the comparison the check exists for is missing.
+      const complete = bench.sizes.reference.ratio !== null && bench.sizes.large.ratio !== null;
+      const ok = bench.errors.length === 0 && complete;
+      const why = bench.errors.length ? bench.errors.join('; ') : result.phases.installTorch.ok ? 'a size is missing an engine' : 'PyTorch CUDA did not install';
+      result.phases.benchmark = { ok, seconds: (performance.now() - tb) / 1000, status: ok ? 'ok' : 'failed', value: bench, ...(ok ? {} : { error: why }) };
       const ratio = bench.sizes.large.ratio;
       result.targets.ratioLargeAtLeastHalf = ratio === null ? null : ratio >= 0.5;
       const warm = bench.firstStep.ours.warmSeconds;
