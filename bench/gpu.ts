@@ -25,7 +25,8 @@ import { validateSweep } from '../domain/sweepSchema';
 import type { SweepSpec } from '../domain/spec';
 import { GpuSetupError, gpuSlotEnv, parseGpusFlag } from '../stack/gpuPlan';
 import { ensureNativeBackend, planNative, type EnsureNativeResult, type NativePlan } from '../stack/nativeBackend';
-import { sparsityHome } from '../stack/paths';
+import { enginePaths, sparsityHome } from '../stack/paths';
+import { brownTokensFile } from '../engine/data/brown';
 import { startLocalWorkers, startStack } from '../stack/stack';
 import { connectClient } from '../workers/connections';
 import type { EngineJob, EngineRun } from './gpuEngine';
@@ -131,7 +132,7 @@ async function withLimit<T>(ms: number, work: (signal: AbortSignal) => Promise<T
 /** Trains `spec` on one slot per GPU through a stack under `home`; resolves with the sweep's runs. */
 async function trainSweep(spec: SweepSpec, gpus: number[], stateDir: string, home: string, log: (m: string) => void, signal: AbortSignal) {
   const stack = await startStack({ home, log });
-  const workers = startLocalWorkers(stack.endpoints, { taskQueue: spec.taskQueue, slots: gpus.length, backend: 'tensorflow', slotEnv: (slot) => gpuSlotEnv(gpus[slot], stateDir) });
+  const workers = startLocalWorkers(stack.endpoints, { taskQueue: spec.taskQueue, slots: gpus.length, backend: 'tensorflow', slotEnv: (slot) => ({ SPARSITY_HOME: stateDir, ...gpuSlotEnv(gpus[slot], stateDir) }) });
   const db = connect(stack.endpoints.databaseUrl, { max: 2 });
   const client = await connectClient(stack.endpoints);
   try {
@@ -226,6 +227,12 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
   const backendJob = runLimited<EnsureNativeResult>({ module: path.join(__dirname, `gpuInstall${path.extname(__filename)}`), args: [stateDir] }, { env, timeoutMs: installMs, onStderr: (l) => l.startsWith('native backend:') && log(l) });
   const t0 = performance.now();
   const torchJob = withLimit(installMs, (signal) => installTorchCuda(torchPlan, { env, signal, log }));
+  // The Brown tokens both engines train on (tokenised once per cache), while the downloads run.
+  try {
+    brownTokensFile(REFERENCE_MODEL.vocabSize, enginePaths(env).cacheDir);
+  } catch (e) {
+    log(`tokenising Brown: ${(e as Error).message}`);
+  }
   const [b, t] = await Promise.all([backendJob, torchJob]);
   const be = b.value && !b.value.ok ? b.value.reason : b.error;
   result.phases.installBackend = { ...phaseOf({ ...b, error: be, value: b.value?.ok ? { installedNow: b.value.installedNow, seconds: b.value.seconds } : null }) };
@@ -240,9 +247,11 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
     log(`device check and cold first step on GPU ${gpu} (CUDA_CACHE_PATH=${cacheDir}) …`);
     const r = await runLimited<EngineRun>(
       { module: path.join(__dirname, `gpuEngine${path.extname(__filename)}`), args: [JSON.stringify(job)] },
-      { env: { ...env, ...gpuSlotEnv(gpu, stateDir) }, timeoutMs: Math.min(PHASE_CAPS_S.cold * 1000, leftMs(60)) },
+      { env: { ...env, SPARSITY_HOME: stateDir, ...gpuSlotEnv(gpu, stateDir) }, timeoutMs: Math.min(PHASE_CAPS_S.cold * 1000, leftMs(60)) },
     );
     result.phases.device = phaseOf(r);
+    // The driver writes each kernel it compiled to the cache as it goes: a rerun starts further on.
+    if (r.timedOut) result.phases.device.error = `${r.error}; the CUDA JIT cache ${cacheDir} keeps what was compiled so far: run bench gpu again`;
   } else result.phases.device = skipped('the GPU backend did not install');
 
   // 4. The 2-run sweep through Temporal and Postgres, one slot per GPU.

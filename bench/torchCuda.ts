@@ -78,7 +78,7 @@ export async function installTorchCuda(p: TorchVenvPlan, opts: { env?: NodeJS.Pr
   const log = opts.log ?? (() => undefined);
   rmSync(p.venv, { recursive: true, force: true });
   mkdirSync(path.dirname(p.venv), { recursive: true });
-  const run = (cmd: string, args: string[]) =>
+  const run = (label: string, cmd: string, args: string[]) =>
     new Promise<string | null>((resolve) => {
       const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
       let err = '';
@@ -91,17 +91,17 @@ export async function installTorchCuda(p: TorchVenvPlan, opts: { env?: NodeJS.Pr
         }
       };
       opts.signal?.addEventListener('abort', kill, { once: true });
-      child.on('error', (e) => resolve(`${cmd}: ${e.message}`));
+      child.on('error', (e) => resolve(`${label}: ${e.message}`));
       child.on('close', (code) => {
         opts.signal?.removeEventListener('abort', kill);
-        resolve(code === 0 ? null : `${cmd} ${args.slice(0, 3).join(' ')} failed (exit ${code}): ${err.trim().split('\n').pop() ?? ''}`);
+        resolve(code === 0 ? null : `${label} failed (exit ${code}): ${err.trim().split('\n').pop() ?? ''}`);
       });
     });
   log(`creating ${p.venv}`);
-  const venvErr = await run('python3', ['-m', 'venv', p.venv]);
+  const venvErr = await run('python3 -m venv', 'python3', ['-m', 'venv', p.venv]);
   if (venvErr) return `${venvErr} (install python3-venv)`;
   log(`pip install torch==${p.build.torch} (CUDA ${p.build.cuda}) from ${p.pipArgs[p.pipArgs.indexOf('--index-url') + 1]}`);
-  const pipErr = await run(p.python, ['-m', 'pip', ...p.pipArgs]);
+  const pipErr = await run(`pip install torch==${p.build.torch} into ${p.venv}`, p.python, ['-m', 'pip', ...p.pipArgs]);
   if (pipErr) return pipErr;
   writeFileSync(doneMarker(p), `${new Date().toISOString()}\n`);
   return null;

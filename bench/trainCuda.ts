@@ -128,7 +128,7 @@ export async function benchTrainCuda(opts: BenchTrainCudaOptions = {}): Promise<
   const row = smi?.gpus.find((g) => g.index === gpu) ?? null;
 
   const cacheDir = opts.coldRun?.cacheDir ?? emptyCacheDir(stateDir);
-  const oursEnv = { ...env, ...gpuSlotEnv(gpu, stateDir), CUDA_CACHE_PATH: cacheDir };
+  const oursEnv = { ...env, SPARSITY_HOME: stateDir, ...gpuSlotEnv(gpu, stateDir), CUDA_CACHE_PATH: cacheDir };
   const engineModule = path.join(__dirname, `gpuEngine${path.extname(__filename)}`);
   const ours = async (model: TransformerModelConfig, label: string, capMs: number): Promise<EngineRun | null> => {
     const job: EngineJob = { model, batchSize: REFERENCE_BATCH, steps, peakSize: GPU_PEAK_SIZE };

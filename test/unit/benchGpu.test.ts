@@ -174,3 +174,20 @@ test('sparsity bench gpu --dry-run: one JSON line on stdout and in --out, exit 0
   assert.equal(none.code, 2);
   assert.deepEqual(lines, ['bench gpu: --gpus all: nvidia-smi is not on PATH, so this host has no usable NVIDIA GPU']);
 });
+
+test('bench gpu (not dry) where both installs fail: each failure reported in one line, later phases skipped, not ok', async () => {
+  const state = tmp();
+  const env = { ...hostEnv(fakeNvidiaSmi([H200(0, '580.65.06')], '13.0')), SPARSITY_NATIVE_INSTALL: '0', SPARSITY_TORCH_INDEX_URL: `file://${tmp()}/no-index` };
+  const r = await benchGpu({ stateDir: state, env, log: silent, budgetSeconds: 120 });
+  assert.equal(r.refused, undefined);
+  assert.equal(r.ok, false);
+  assert.equal(r.phases.installBackend.status, 'failed');
+  assert.match(r.phases.installBackend.error ?? '', /SPARSITY_NATIVE_INSTALL=0/);
+  assert.equal(r.phases.installTorch.status, 'failed');
+  assert.match(r.phases.installTorch.error ?? '', /^pip install torch==2\.13\.0 into .*venv-torch-cuda-2\.13\.0 failed \(exit 1\): ERROR/);
+  assert.deepEqual(
+    [r.phases.device, r.phases.sweep, r.phases.benchmark].map((p) => [p.status, p.error]),
+    [['skipped', 'the GPU backend did not install'], ['skipped', 'the device check failed'], ['skipped', 'the device check failed']],
+  );
+  assert.ok(r.seconds < 120);
+});
