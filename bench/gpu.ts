@@ -27,6 +27,7 @@ import { GpuSetupError, gpuSlotEnv, parseGpusFlag } from '../stack/gpuPlan';
 import { ensureNativeBackend, planNative, type EnsureNativeResult, type NativePlan } from '../stack/nativeBackend';
 import { enginePaths, sparsityHome } from '../stack/paths';
 import { brownTokensFile } from '../engine/data/brown';
+import { readEmbeddedEndpoints } from '../stack/endpoints';
 import { startLocalWorkers, startStack } from '../stack/stack';
 import { connectClient } from '../workers/connections';
 import type { EngineJob, EngineRun } from './gpuEngine';
@@ -207,6 +208,11 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
       readSweepFile(opts.study);
     } catch (e) {
       result.refused = (e as Error).message;
+      return done();
+    }
+    // The study keeps its state in the state dir's embedded stack, which `sparsity dev` may hold.
+    if (readEmbeddedEndpoints(stateDir)) {
+      result.refused = `--study: a sparsity dev stack is already running for ${stateDir} (see ${stateDir}/endpoints.json); submit the sweep to it instead`;
       return done();
     }
   }
