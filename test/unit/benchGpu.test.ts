@@ -71,7 +71,7 @@ test('bench gpu --dry-run on a driver-550 host: TensorFlow 2.17.1 and the CUDA 1
   assert.equal(r.plan.torch?.cuda, '12.8');
 });
 
-test('bench gpu refusals: no nvidia-smi, a driver too old, a GPU the host lacks, an unreadable study file', async () => {
+test('bench gpu refusals: no nvidia-smi, a failing nvidia-smi, a driver too old, a GPU the host lacks, an unreadable study file, a state dir held by sparsity dev', async () => {
   const noSmi = await benchGpu({ dryRun: true, stateDir: tmp(), env: { ...process.env, PATH: `${tmp()}:/usr/bin:/bin` }, log: silent });
   assert.equal(noSmi.ok, false);
   assert.match(noSmi.refused ?? '', /nvidia-smi is not on PATH/);
@@ -92,6 +92,12 @@ test('bench gpu refusals: no nvidia-smi, a driver too old, a GPU the host lacks,
 
   const study = await benchGpu({ dryRun: true, study: path.join(tmp(), 'missing.yaml'), stateDir: tmp(), env: hostEnv(fakeNvidiaSmi([H200(0, '580.65.06')], '13.0')), log: silent });
   assert.match(study.refused ?? '', /cannot read sweep file .*missing\.yaml: no such file/);
+
+  // A live `sparsity dev` (this process stands in for it) holds the state dir's stack.
+  const held = tmp();
+  writeFileSync(path.join(held, 'endpoints.json'), JSON.stringify({ temporalAddress: '127.0.0.1:1', namespace: 'default', databaseUrl: 'postgres://x@127.0.0.1:1/x', pid: process.pid }));
+  const busy = await benchGpu({ dryRun: true, study: path.join(__dirname, '..', '..', 'examples', 'transformer.yaml'), stateDir: held, env: hostEnv(fakeNvidiaSmi([H200(0, '580.65.06')], '13.0')), log: silent });
+  assert.match(busy.refused ?? '', /^--study: a sparsity dev stack is already running for /);
 });
 
 test('bench gpu --dry-run reports an installer that cannot run (no C++ compiler) as a failed phase, not a refusal', async () => {
