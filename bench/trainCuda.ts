@@ -11,7 +11,7 @@
 // of the two. TF32: TensorFlow uses it by default on compute capability ≥ 8.0; PyTorch's matmuls do
 // not (torch.backends.cuda.matmul.allow_tf32 = False since 1.12), so by default PyTorch is set to
 // match ours (`torchTf32: 'match'`) and both states are reported.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { trainFlopsPerToken } from '../domain/sizing';
 import type { TransformerModelConfig } from '../domain/spec';
@@ -79,6 +79,7 @@ export interface BenchTrainCudaResult {
   sizes: { reference: SizeResult; large: SizeResult };
   firstStep: {
     /** Seconds for our first training step with an empty CUDA JIT cache, then with the cache the first process left. */
+    /** `cacheDir`: the cache the cold run started empty (removed afterwards unless it is the state dir's own). */
     ours: { coldSeconds: number | null; warmSeconds: number | null; coldCreateSeconds: number | null; cacheDir: string };
     pytorch: { coldSeconds: number | null; largeSeconds: number | null };
   };
@@ -175,6 +176,9 @@ export async function benchTrainCuda(opts: BenchTrainCudaOptions = {}): Promise<
   };
   const torchRef = await torch(REFERENCE_MODEL, 'reference');
   const torchLarge = await torch(LARGE_MODEL, 'large');
+
+  // Throwaway caches (a cold one beside a warm state cache, PyTorch's) hold hundreds of MB each.
+  for (const dir of [torchCache, ...(cacheDir !== path.join(stateDir, 'cuda-cache') ? [cacheDir] : [])]) rmSync(dir, { recursive: true, force: true });
 
   const peaks = [refWarm?.peakGflops, refCold?.peakGflops, large?.peakGflops, torchRef?.peakGflops, torchLarge?.peakGflops].filter((x): x is number => typeof x === 'number');
   const machinePeak = peaks.length ? Math.max(...peaks) : null;
