@@ -183,7 +183,7 @@ test('sparsity bench gpu --dry-run: one JSON line on stdout and in --out, exit 0
 
 test('bench gpu (not dry) where both installs fail: each failure reported in one line, later phases skipped, not ok', async () => {
   const state = tmp();
-  const env = { ...hostEnv(fakeNvidiaSmi([H200(0, '580.65.06')], '13.0')), SPARSITY_NATIVE_INSTALL: '0', SPARSITY_TORCH_INDEX_URL: `file://${tmp()}/no-index` };
+  const env = { ...hostEnv(fakeNvidiaSmi([H200(0, '580.65.06')], '13.0')), SPARSITY_NATIVE_INSTALL: '0', SPARSITY_TORCH_INDEX_URL: `file://${tmp()}/no-index`, TEMPORAL_ADDRESS: '127.0.0.1:1' };
   const r = await benchGpu({ stateDir: state, env, log: silent, budgetSeconds: 120 });
   assert.equal(r.refused, undefined);
   assert.equal(r.ok, false);
