@@ -26,7 +26,12 @@ function fakeNvidiaSmi(rows: string[], cuda: string | null): string {
 const H200 = (i: number, driver: string) => `${i}, NVIDIA H200, 143771 MiB, ${driver}`;
 // The user's environment with the fake first on PATH: the installer's prerequisite check (python3,
 // pip, g++, make, Node headers) runs against this host's real tools.
-const hostEnv = (bin: string): NodeJS.ProcessEnv => ({ ...process.env, PATH: `${bin}:${process.env.PATH}`, SPARSITY_TF_VERSION: '', SPARSITY_TORCH_VERSION: '' });
+// Without the test runner's own settings (scripts/test.js turns the native install off and picks wasm).
+const hostEnv = (bin: string): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+  for (const k of ['SPARSITY_NATIVE_INSTALL', 'SPARSITY_BACKEND', 'SPARSITY_TF_VERSION', 'SPARSITY_TORCH_VERSION', 'SPARSITY_TORCH_INDEX_URL', 'SPARSITY_HOME']) delete env[k];
+  return env;
+};
 const silent = () => undefined;
 
 test('bench gpu --dry-run on a fake 2×H200 host (driver 580): plans both installs, fetches nothing', async () => {
