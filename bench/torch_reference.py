@@ -1,4 +1,5 @@
-"""PyTorch eager (CPU) twin of the reference model in bench/train.ts, for a tokens/s comparison.
+"""PyTorch eager twin of the reference model in bench/train.ts (CPU, or CUDA with --device cuda), for a
+tokens/s comparison.
 
 Same architecture as activities/train/model/transformer.ts: token embedding tied to the head, RoPE,
 pre-norm RMSNorm blocks with fused-QKV causal attention and a gated FFN (silu by default), AdamW
@@ -6,7 +7,11 @@ with grad-norm clipping, trained on random windows of the same BPE-tokenised Bro
 
 usage: torch_reference.py --tokens FILE --steps N --d 256 --layers 4 --heads 4 --ffn-mult 4
                           --seq 128 --batch 16 --vocab 4096 --threads 2
-prints one JSON line: {"tokensPerSec", "secondsPerStep", "peakGflops", "losses"}
+                          [--device cuda --tf32 on|off|default --peak-size 8192]
+prints one JSON line: {"tokensPerSec", "secondsPerStep", "peakGflops", "firstStepSeconds", "losses",
+"device", and on CUDA "gpuName", "cuda", "cudnn", "tf32" (torch.backends.cuda.matmul.allow_tf32)}
+On CUDA every timing ends with torch.cuda.synchronize(): kernels run asynchronously, so a host
+clock read without it measures the launch, not the work.
 """
 import argparse
 import json
@@ -61,7 +66,7 @@ class Block(torch.nn.Module):
         q, k = rope(q, cos, sin), rope(k, cos, sin)
         # Eager attention written out (no fused SDPA kernel), like ours.
         scores = (q @ k.transpose(-2, -1)) / math.sqrt(d // self.heads)
-        mask = torch.triu(torch.ones(t, t, dtype=torch.bool), 1)
+        mask = torch.triu(torch.ones(t, t, dtype=torch.bool, device=x.device), 1)
         att = scores.masked_fill(mask, float('-inf')).softmax(-1)
         x = x + self.o((att @ v).transpose(1, 2).reshape(b, t, d))
         h = self.norm2(x)
@@ -87,17 +92,26 @@ class LM(torch.nn.Module):
         return F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.reshape(-1))
 
 
-def matmul_peak(threads):
-    """Best GFLOP/s of a 1024³ float32 matmul: the peak MFU is quoted against."""
-    a = torch.randn(1024, 1024)
-    b = torch.randn(1024, 1024)
+def sync(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak(device, n=1024, reps=1):
+    """Best GFLOP/s of an n³ float32 matmul (reps back to back per timing): the peak MFU is quoted
+    against. On a GPU n=8192 and reps=10 keep launch overhead and the clock read out of it."""
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
     for _ in range(3):
         a @ b
+    sync(device)
     best = 0.0
-    for _ in range(10):
+    for _ in range(10 if device.type == 'cpu' else 5):
         t = time.perf_counter()
-        a @ b
-        best = max(best, 2 * 1024**3 / (time.perf_counter() - t) / 1e9)
+        for _ in range(reps):
+            a @ b
+        sync(device)
+        best = max(best, reps * 2 * n**3 / (time.perf_counter() - t) / 1e9)
     return best
 
 
@@ -115,21 +129,33 @@ def main():
     p.add_argument('--vocab', type=int, default=4096)
     p.add_argument('--activation', default='silu')
     p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    p.add_argument('--tf32', default='default', choices=['on', 'off', 'default'],
+                   help="torch.backends.cuda.matmul.allow_tf32 (PyTorch's default since 1.12: off)")
+    p.add_argument('--peak-size', type=int, default=0, help='matmul peak size n (default 1024 on CPU, 8192 on CUDA)')
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        raise SystemExit(f'--device cuda: torch {torch.__version__} sees no CUDA device (built for CUDA {torch.version.cuda})')
+    device = torch.device(args.device)
+    if args.device == 'cuda' and args.tf32 != 'default':
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32 == 'on'
+        torch.backends.cudnn.allow_tf32 = args.tf32 == 'on'
 
     raw = np.fromfile(args.tokens, dtype=np.uint16)
     train_len = int(raw[0]) + int(raw[1]) * 65536
     corpus = torch.from_numpy(raw[2:2 + train_len].astype(np.int64))
+    corpus_dev = corpus.to(device)
     acts = {'silu': F.silu, 'relu': F.relu, 'gelu': lambda x: F.gelu(x, approximate='tanh'), 'relu2': lambda x: F.relu(x).square()}
-    model = LM(args.vocab, args.d, args.layers, args.heads, round(args.ffn_mult * args.d), args.seq, acts[args.activation])
+    t_create = time.perf_counter()
+    model = LM(args.vocab, args.d, args.layers, args.heads, round(args.ffn_mult * args.d), args.seq, acts[args.activation]).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4, betas=(0.9, 0.95), weight_decay=0.01)
     gen = torch.Generator().manual_seed(0)
 
     def step():
         starts = torch.randint(0, len(corpus) - args.seq - 1, (args.batch,), generator=gen)
-        win = torch.stack([corpus[s:s + args.seq + 1] for s in starts.tolist()])
+        win = torch.stack([corpus_dev[s:s + args.seq + 1] for s in starts.tolist()])
         loss = model(win[:, :-1], win[:, 1:])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -137,21 +163,47 @@ def main():
         opt.step()
         return loss.item()
 
-    for _ in range(args.warmup):
+    sync(device)
+    create_seconds = time.perf_counter() - t_create
+    # The first step pays CUDA context, cuBLAS/cuDNN handles and any kernel JIT (loss.item() syncs).
+    t = time.perf_counter()
+    step()
+    first_step = time.perf_counter() - t
+    for _ in range(max(0, args.warmup - 1)):
         step()
     losses = []
+    sync(device)
     t = time.perf_counter()
     for _ in range(args.steps):
         losses.append(step())
+    sync(device)
     elapsed = time.perf_counter() - t
-    print(json.dumps({
+    peak_n = args.peak_size or (8192 if device.type == 'cuda' else 1024)
+    out = {
         'tokensPerSec': args.steps * args.batch * args.seq / elapsed,
         'secondsPerStep': elapsed / args.steps,
-        'peakGflops': matmul_peak(args.threads),
+        'peakGflops': matmul_peak(device, peak_n, 10 if device.type == 'cuda' else 1),
+        'peakSize': peak_n,
+        'createSeconds': create_seconds,
+        'firstStepSeconds': first_step,
         'threads': torch.get_num_threads(),
         'torch': torch.__version__,
+        'device': args.device,
         'losses': losses,
-    }))
+    }
+    if device.type == 'cuda':
+        props = torch.cuda.get_device_properties(device)
+        out.update({
+            'gpuName': props.name,
+            'gpuMemoryMiB': props.total_memory // 2**20,
+            'computeCapability': f'{props.major}.{props.minor}',
+            'cuda': torch.version.cuda,
+            'cudnn': torch.backends.cudnn.version(),
+            'tf32': bool(torch.backends.cuda.matmul.allow_tf32),
+            'cudnnTf32': bool(torch.backends.cudnn.allow_tf32),
+            'maxMemoryAllocatedMiB': torch.cuda.max_memory_allocated(device) / 2**20,
+        })
+    print(json.dumps(out))
 
 
 if __name__ == '__main__':

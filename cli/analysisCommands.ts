@@ -145,17 +145,57 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
   const bench = program.command('bench').description('benchmarks, measured side by side in one run');
   bench
     .command('train')
-    .description('the reference Transformer: our engine against PyTorch eager on this CPU')
-    .option('--steps <n>', 'timed steps', ctx.intArg('--steps'), 5)
+    .description('the reference Transformer: our engine against PyTorch eager on this CPU (--device cuda: on a GPU, against PyTorch CUDA, also at dModel 1024 / 8 layers / seq 512)')
+    .option('--steps <n>', 'timed steps (default 5 on CPU, 10 on CUDA)', ctx.intArg('--steps'))
     .option('--threads <n>', 'threads for both engines', ctx.intArg('--threads'), 2)
     .option('--no-torch', 'skip PyTorch')
     .addOption(new Option('--backend <b>', 'our backend (default: the fastest available)').choices(BACKENDS))
+    .addOption(new Option('--device <d>', 'cpu, or cuda: the GPU build of the native backend against PyTorch CUDA').choices(['cpu', 'cuda']).default('cpu'))
+    .option('--gpu <i>', 'cuda: the GPU index (nvidia-smi) to measure on', nonNegInt('--gpu'), 0)
+    .addOption(new Option('--torch-tf32 <mode>', "cuda: PyTorch's torch.backends.cuda.matmul.allow_tf32 (match = as ours)").choices(['match', 'on', 'off', 'default']).default('match'))
     .option('--json', 'one line of JSON on stdout')
-    .action(async (o: { steps: number; threads: number; torch: boolean; backend?: BackendName; json?: boolean }) => {
+    .action(async (o: { steps?: number; threads: number; torch: boolean; backend?: BackendName; device: 'cpu' | 'cuda'; gpu: number; torchTf32: 'match' | 'on' | 'off' | 'default'; json?: boolean }) => {
+      if (o.device === 'cuda') {
+        if (o.backend && o.backend !== 'tensorflow') throw new UsageError(`--device cuda with --backend ${o.backend}: only the tensorflow backend trains on GPUs`);
+        const { prepareGpuSlots } = await import('../stack/gpuSlots');
+        const { GpuSetupError } = await import('../stack/gpuPlan');
+        try {
+          // Installs the GPU build on first use, exactly as a GPU worker does.
+          await prepareGpuSlots(String(o.gpu), { onProgress: ctx.err });
+        } catch (e) {
+          if (e instanceof GpuSetupError) throw new GpuSetupError(`bench train --device cuda --gpu ${o.gpu}: ${e.message.replace(/^--gpus \S+: /, '')}`);
+          throw e;
+        }
+        const { benchTrainCuda } = await import('../bench/trainCuda');
+        const r = await benchTrainCuda({ steps: o.steps, gpu: o.gpu, torchPython: o.torch ? undefined : null, torchTf32: o.torchTf32, log: o.json ? () => undefined : ctx.err });
+        ctx.out(o.json ? r : JSON.stringify(r, null, 2));
+        if (r.errors.length > 0) process.exitCode = 1;
+        return;
+      }
       const { benchTrain } = await import('../bench/train');
       await prepareNativeBackend({ flag: o.backend });
-      const r = await benchTrain({ steps: o.steps, threads: o.threads, torch: o.torch, json: o.json, backend: o.backend });
+      const r = await benchTrain({ steps: o.steps ?? 5, threads: o.threads, torch: o.torch, json: o.json, backend: o.backend });
       ctx.out(o.json ? r : JSON.stringify(r, null, 2));
+    });
+  bench
+    .command('gpu')
+    .description('the check for a GPU host (8 minutes on a fresh one): installs the GPU backend and PyTorch CUDA, checks the tensors are on the GPU, trains a 2-run sweep through Temporal + Postgres on the GPU, runs bench train --device cuda; one JSON line')
+    .option('--gpus <list>', 'all, or GPU indices like 0,1: one sweep slot per GPU; the benchmark uses the first', 'all')
+    .option('--out <file>', 'also write the JSON line to this file')
+    .option('--dry-run', 'plan only: read the host, plan both installs, check prerequisites; download nothing')
+    .option('--budget <s>', 'seconds for the whole check', ctx.intArg('--budget'), 480)
+    .option('--steps <n>', 'timed steps per benchmark measurement', ctx.intArg('--steps'), 10)
+    .option('--study <sweepFile>', 'after the check, train this sweep on the GPU slots (state kept in $SPARSITY_HOME)')
+    .addHelpText('after', '\nExit status: 0 every phase passed, 1 a phase failed or ran out of time (the line says which), 2 this host cannot be served (no GPU, driver too old, bad --gpus).')
+    .action(async (o: { gpus: string; out?: string; dryRun?: boolean; budget: number; steps: number; study?: string }) => {
+      const { benchGpu, writeResult } = await import('../bench/gpu');
+      const r = await benchGpu({ gpus: o.gpus, dryRun: o.dryRun, budgetSeconds: o.budget, steps: o.steps, study: o.study, log: (m) => ctx.err(`bench gpu: ${m}`) });
+      if (o.out) writeResult(o.out, r);
+      ctx.out(r);
+      if (r.refused !== undefined) {
+        ctx.err(`bench gpu: ${r.refused}`);
+        process.exitCode = 2;
+      } else if (!r.ok) process.exitCode = 1;
     });
   bench
     .command('fit')

@@ -172,7 +172,7 @@ Examples:
           // Slots read their variant (gpu) from their own environment, so their paths are computed there.
           paths: enginePaths(),
           checkpointStore: o.checkpointStore,
-          ...(gpuSlots ? { slotEnv: gpuSlots.map((g) => g.env) } : {}),
+          ...(gpuSlots ? { slotEnv: (slot: number) => gpuSlots[slot].env } : {}),
           slotsOnly: Boolean(o.slotsOnly),
           versioning: o.versioning,
           drainTimeoutSeconds: o.drainTimeout,

@@ -58,14 +58,14 @@ export interface LocalWorkers {
 /** An orchestration worker in this process plus `slots` training processes. */
 export function startLocalWorkers(
   endpoints: Endpoints,
-  opts: { taskQueue: string; slots: number; backend?: BackendName; checkpointStore?: string },
+  opts: { taskQueue: string; slots: number; backend?: BackendName; checkpointStore?: string; slotEnv?: (slot: number) => Record<string, string> },
 ): LocalWorkers {
   const abort = new AbortController();
   const paths = enginePaths();
   const checkpointStore = opts.checkpointStore ?? process.env.SPARSITY_CHECKPOINT_STORE ?? 'postgres';
   const orchestration = runOrchestrationWorker({ endpoints, taskQueue: opts.taskQueue, slots: opts.slots, paths, checkpointStore }, abort.signal);
   orchestration.catch((err: unknown) => process.stderr.write(`orchestration worker stopped: ${String(err)}\n`));
-  const slots = forkTrainingSlots({ endpoints, taskQueue: opts.taskQueue, slots: opts.slots, backend: opts.backend, paths, checkpointStore });
+  const slots = forkTrainingSlots({ endpoints, taskQueue: opts.taskQueue, slots: opts.slots, backend: opts.backend, paths, checkpointStore, slotEnv: opts.slotEnv });
   return {
     slots,
     async stop() {

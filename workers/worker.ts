@@ -29,7 +29,7 @@ export interface WorkerOptions {
   /** Default checkpoint store URI of this worker (`--checkpoint-store`, SPARSITY_CHECKPOINT_STORE; default `postgres`). */
   checkpointStore: string;
   /** Per-slot environment (one GPU each: CUDA_VISIBLE_DEVICES, SPARSITY_DEVICE=gpu...), merged over the worker's. */
-  slotEnv?: Record<string, string>[];
+  slotEnv?: (slot: number) => Record<string, string>;
   /** Training slots only: no workflows, bookkeeping or fits on this host (GPU hosts). */
   slotsOnly?: boolean;
   /**
@@ -187,7 +187,8 @@ export interface SlotProcesses {
 /**
  * Forks `slots` training processes (`sparsity worker-slot`). A slot that dies (out of memory,
  * a native abort) is replaced after a pause, so capacity is not lost silently; Temporal retries
- * the segment it held from the last checkpoint.
+ * the segment it held from the last checkpoint. `slotEnv(slot)` is merged over each slot's
+ * environment (a GPU slot: its GPU, see stack/gpuPlan.ts gpuSlotEnv).
  */
 export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
   const drainSeconds = opts.drainTimeoutSeconds ?? DEFAULT_DRAIN_TIMEOUT_SECONDS;
@@ -203,11 +204,12 @@ export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
     const child = fork(cli, args, {
       env: {
         ...process.env,
-        ...(opts.slotEnv?.[slot] ?? {}),
         TEMPORAL_ADDRESS: opts.endpoints.temporalAddress,
         TEMPORAL_NAMESPACE: opts.endpoints.namespace,
         DATABASE_URL: opts.endpoints.databaseUrl,
         [PROVENANCE_ENV]: JSON.stringify(code),
+        // A GPU slot's own environment (stack/gpuPlan.ts gpuSlotEnv: CUDA_VISIBLE_DEVICES, ...).
+        ...opts.slotEnv?.(slot),
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
