@@ -1,5 +1,5 @@
 // Commands over stored results and external data: fit, fit-points, report, bench.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Client } from '@temporalio/client';
@@ -36,6 +36,28 @@ const nonNegInt = (name: string) => (v: string) => {
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a whole number ≥ 0 (got ${JSON.stringify(v)})`);
   return n;
 };
+
+/**
+ * Creates an output directory one component at a time (Node 20's recursive mkdir can spin forever on
+ * paths such as /proc/x); an existing file, or a place nothing can be created, is a UsageError naming it.
+ */
+export function makeOutputDir(dir: string, flag: string): void {
+  const target = path.resolve(dir);
+  const missing: string[] = [];
+  let at = target;
+  while (!existsSync(at)) {
+    missing.unshift(at);
+    at = path.dirname(at);
+  }
+  if (!statSync(at).isDirectory()) throw new UsageError(`${flag} ${dir}: ${at} is a file, not a directory`);
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      throw new UsageError(`${flag} ${dir}: cannot create ${d}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+}
 
 export function registerAnalysisCommands(program: Command, ctx: CommandContext): void {
   program
@@ -127,6 +149,8 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .requiredOption('--out <dir>', 'output directory')
     .option('--json', 'one line of JSON on stdout')
     .action(async (sweepId: string, o: { out: string; json?: boolean }) => {
+      // Checked before any fitting: a bad --out must not cost the minutes the fits take.
+      makeOutputDir(o.out, '--out');
       await ctx.withServices({ temporal: false }, async ({ db }) => {
         await requireSweep(db, sweepId);
         const data = await loadSweepData(db, sweepId);
@@ -134,7 +158,6 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
         ctx.err(`fitting ${data.runs.length} runs ...`);
         const fits = await fitSweepData(data, { workers: 2 });
         await storeFits(db, sweepId, fits);
-        mkdirSync(o.out, { recursive: true });
         const provenance = (await runProvenance(db, sweepId)).map((r) => ({ ...r, device: deviceLabel(r.device) }));
         const { files } = await renderReport({ ...reportInput(data, fits), provenance }, o.out);
         if (o.json) ctx.out({ sweepId, out: path.resolve(o.out), files });

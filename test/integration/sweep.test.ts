@@ -128,6 +128,13 @@ describe('a sweep end to end (real Temporal + Postgres)', { timeout: 600_000 }, 
     assert.match(write.stderr, /read-only transaction/);
     const escape = await runCli(['sql', 'commit; delete from run_points', '--json'], env);
     assert.equal(escape.code, 2, 'a second statement cannot leave the read-only transaction');
+    // The database user may be a superuser (the embedded one is): user SQL still runs as a reader.
+    const program = await runCli(['sql', "copy (select 1) to program 'true'", '--json'], env);
+    assert.equal(program.code, 2);
+    assert.match(program.stderr, /pg_execute_server_program/);
+    const file = await runCli(['sql', "select pg_read_file('/etc/hostname')", '--json'], env);
+    assert.equal(file.code, 2);
+    assert.match(file.stderr, /permission denied for function pg_read_file/);
     const still = await runCli(['sql', `select count(*)::int as n from run_points where run_id like '${sweepId}%'`, '--json'], env);
     assert.deepEqual(JSON.parse(still.stdout), [{ n: 16 }]);
   });
