@@ -128,11 +128,11 @@ function evalPoints(spec: SweepSpec, out: Infeasibility[]): void {
   const { evalEvery } = spec.base.training;
   const budgets = spec.grid.steps.length ? spec.grid.steps.map((s, i) => [s, `grid.steps[${i}]`] as const) : [[spec.base.training.steps, 'training.steps'] as const];
   for (const [steps, where] of budgets) {
-    const points = Math.floor(steps / evalEvery) + (steps % evalEvery === 0 ? 0 : 1);
-    if (points < 2) {
+    // evalEvery = steps is a choice (only the final point, e.g. for Chinchilla); longer is a mistake.
+    if (evalEvery > steps) {
       out.push({
         path: 'training.evalEvery',
-        message: `${evalEvery} leaves ${points} eval point in a run of ${steps} steps (${where}): no curve to fit; use evalEvery ≤ ${Math.floor(steps / 2)}`,
+        message: `${evalEvery} is longer than the run (${steps} steps, ${where}): only its last step would be evaluated, no curve to fit; use evalEvery ≤ ${Math.max(1, Math.floor(steps / 2))}`,
       });
       return;
     }

@@ -56,6 +56,14 @@ describe('research-scale checkpoints (real Temporal, Postgres, file:// and moto 
     workers.push(w);
     return w;
   };
+  /** Each test starts with no worker on the queue: a leftover one would pick up a segment the test means to control. */
+  const stopWorkers = async () => {
+    for (const w of workers.splice(0)) {
+      if (w.exitCode !== null || w.signalCode !== null) continue;
+      killGroup(w);
+      await new Promise((r) => w.once('exit', r));
+    }
+  };
   const pointsOf = async (runId: string) => {
     const rows = await stack.db.selectFrom('run_points').select(['step', 'tokens', 'train_loss', 'val_loss', 'activation_ratio', 'nonzero_params']).where('run_id', '=', runId).orderBy('step').execute();
     const metrics = await stack.db.selectFrom('metric_points').select(['step', 'metric', 'activation_ratio']).where('run_id', '=', runId).orderBy('step').orderBy('metric').execute();
@@ -63,13 +71,14 @@ describe('research-scale checkpoints (real Temporal, Postgres, file:// and moto 
   };
   /** Submits, waits for the first segment's commit, kills the worker (its whole process group). */
   const trainFirstSegmentThenKill = async (name: string, store: string) => {
+    await stopWorkers();
     const spec = tinySweep({ ...BIG, name, taskQueue: queue, checkpointStore: store });
     const { sweepId } = await submitSweep(stack.db, stack.client, spec);
     const runId = runIdOf(sweepId, 0);
     const w = worker();
     const ck = await until('the first segment commit', async () => stack.db.selectFrom('checkpoints').selectAll().where('run_id', '=', runId).executeTakeFirst(), 600_000, 200);
-    killGroup(w);
-    await new Promise((r) => w.once('exit', r));
+    await stopWorkers();
+    assert.ok(w.signalCode !== null || w.exitCode !== null);
     return { sweepId, runId, ck };
   };
 
@@ -78,9 +87,9 @@ describe('research-scale checkpoints (real Temporal, Postgres, file:// and moto 
   it('an undisturbed run: two segments through a file:// store', async () => {
     const spec = tinySweep({ ...BIG, name: 'undisturbed', taskQueue: queue, checkpointStore: `file://${dir}/a` });
     const { sweepId } = await submitSweep(stack.db, stack.client, spec);
-    const w = worker();
+    worker();
     const final = await waitForSweep(stack.db, stack.client, sweepId);
-    killGroup(w);
+    await stopWorkers();
     assert.equal(final.status, 'completed', JSON.stringify(final.runsDetail));
     const run = await stack.db.selectFrom('runs').selectAll().where('sweep_id', '=', sweepId).executeTakeFirstOrThrow();
     assert.ok((run.non_embedding_params as number) >= 25_000_000, `${run.non_embedding_params} non-embedding parameters`);

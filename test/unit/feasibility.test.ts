@@ -58,8 +58,8 @@ describe('refused at submit: values that make no sense together', () => {
     assert.match(refusedSweep(base.replace('{schedule: none}', '{schedule: none, finalSparsity: 0.5}')), /grid\.pruning\[0\]\.schedule: "none" never prunes, but finalSparsity 0\.5/);
   });
   it('an eval interval that leaves no curve (eval-every-above-steps.yaml), also per token budget', () => {
-    assert.match(refusedSweep(readFileSync(path.join(FIX, 'eval-every-above-steps.yaml'), 'utf8')), /training\.evalEvery: 5000 leaves 1 eval point in a run of 600 steps/);
-    assert.match(refusedSweep(base.replace('seed: [0, 1]', 'seed: [0, 1]\n  steps: [100, 8]')), /training\.evalEvery: 10 leaves 1 eval point in a run of 8 steps \(grid\.steps\[1\]\)/);
+    assert.match(refusedSweep(readFileSync(path.join(FIX, 'eval-every-above-steps.yaml'), 'utf8')), /training\.evalEvery: 5000 is longer than the run \(600 steps, training\.steps\)/);
+    assert.match(refusedSweep(base.replace('seed: [0, 1]', 'seed: [0, 1]\n  steps: [100, 8]')), /training\.evalEvery: 10 is longer than the run \(8 steps, grid\.steps\[1\]\)/);
   });
   it('a heartbeat timeout shorter than a training step or an evaluation can take', () => {
     const big = `name: t
