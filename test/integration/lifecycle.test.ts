@@ -205,8 +205,8 @@ describe('retry, reuse and extend (real Temporal + Postgres)', { timeout: 900_00
     const spec = tinySweep({
       name: 'lc-cancel',
       taskQueue,
-      segmentSteps: 600,
-      training: { steps: 600, batchSize: 32, evalEvery: 20 },
+      segmentSteps: 1200,
+      training: { steps: 1200, batchSize: 32, evalEvery: 20 },
       measure: { metrics: ['exact'], primary: 'exact' },
       grid: { activation: ['relu'], size: [{ dModel: 32, nLayers: 2 }], pruning: [{ schedule: 'none' }], seed: [0] },
     });
@@ -219,10 +219,14 @@ describe('retry, reuse and extend (real Temporal + Postgres)', { timeout: 900_00
     assert.equal((await cancelSweep(stack.db, stack.client, sweepId, 30_000)).status, 'cancelled');
     const cancelled = (await runsOf(sweepId))[0];
     assert.equal(cancelled.status, 'cancelled');
-    // The cancelled segment may commit one more point before it sees the cancellation: let it settle.
-    await new Promise((r) => setTimeout(r, 3000));
+    // The cancelled segment sees the cancellation at its next heartbeat and may commit a few more
+    // points first: wait until its segment row says it stopped, so the checkpoint is final.
+    await until('the cancelled segment to stop', async () => {
+      const live = await stack.db.selectFrom('run_segments').select('id').where('run_id', '=', runId).where('status', '=', 'running').executeTakeFirst();
+      return live === undefined;
+    });
     const ck = await stack.db.selectFrom('checkpoints').select('step').where('run_id', '=', runId).executeTakeFirstOrThrow();
-    assert.ok(ck.step >= 60 && ck.step < 600, `cancelled mid-run, checkpoint at ${ck.step}`);
+    assert.ok(ck.step >= 60 && ck.step < 1200, `cancelled mid-run, checkpoint at ${ck.step}`);
     const retryStart = new Date();
 
     const r = await runCli(['retry', sweepId, '--cancelled', '--wait', '--json'], env, 300_000);
@@ -232,7 +236,7 @@ describe('retry, reuse and extend (real Temporal + Postgres)', { timeout: 900_00
     assert.equal(done.status, 'completed');
     assert.ok(done.attempts > cancelled.attempts, 'attempts keep counting');
     const points = await stack.db.selectFrom('run_points').select(['step', 'recorded_at']).where('run_id', '=', runId).orderBy('step').execute();
-    assert.deepEqual(points.map((p) => p.step), Array.from({ length: 30 }, (_, i) => (i + 1) * 20), 'every eval point exactly once');
+    assert.deepEqual(points.map((p) => p.step), Array.from({ length: 60 }, (_, i) => (i + 1) * 20), 'every eval point exactly once');
     // Resumed, not restarted: the points up to the checkpoint were not trained again.
     const kept = points.filter((p) => p.step <= ck.step);
     assert.ok(kept.length >= 3 && kept.every((p) => p.recorded_at < retryStart), 'points before the checkpoint kept from the first attempt');
