@@ -221,6 +221,31 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
       } else if (!r.ok) process.exitCode = 1;
     });
   bench
+    .command('ppl-noise <sweepFile>')
+    .description("how much each metric (PPL-1% above all) moves when only the validation set changes: trains runs of the sweep in-process, measures on disjoint validation sets of each size")
+    .option('--runs <list>', 'run indices of the sweep (default: the first run of each activation)')
+    .option('--steps <n>', "training steps before measuring (default: the run's own)", ctx.intArg('--steps'))
+    .option('--val-sizes <list>', 'validation sizes (windows, or examples for the MLP)', '16,64,256')
+    .option('--subsets <k>', 'disjoint validation sets per size', ctx.intArg('--subsets'), 6)
+    .addOption(new Option('--backend <b>', 'our backend (default: the fastest available)').choices(BACKENDS))
+    .option('--json', 'one line of JSON on stdout')
+    .action(async (file: string, o: { runs?: string; steps?: number; valSizes: string; subsets: number; backend?: BackendName; json?: boolean }) => {
+      const list = (flag: string, text: string): number[] =>
+        text.split(',').map((x) => {
+          const n = Number(x.trim());
+          if (x.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`${flag}: expected a comma-separated list of non-negative integers (got ${JSON.stringify(text)})`);
+          return n;
+        });
+      const { readSweepFile } = await import('../client/sweepFile');
+      const spec = readSweepFile(file);
+      const runs = o.runs === undefined ? undefined : list('--runs', o.runs);
+      const valSizes = list('--val-sizes', o.valSizes);
+      await prepareNativeBackend({ flag: o.backend });
+      const { benchPplNoise } = await import('../bench/pplNoise');
+      const r = await benchPplNoise({ spec, runs, steps: o.steps, valSizes, subsets: o.subsets, backend: o.backend, log: o.json ? () => undefined : ctx.err });
+      ctx.out(o.json ? r : JSON.stringify(r, null, 2));
+    });
+  bench
     .command('fit')
     .description("Chinchilla on Epoch's data, 4,500 starts: ours against scipy")
     .option('--stride <k>', 'every k-th start only (quick runs)', ctx.intArg('--stride'), 1)

@@ -90,6 +90,9 @@ function resolvedModel(spec: SweepSpec, sizeIndex: number): ModelConfig {
   return runAt(one, 0).config.model;
 }
 
+/** A `{budget, ratio}` size whose solved d/n is further than this factor from `ratio` is refused. */
+export const RATIO_TOLERANCE = 1.5;
+
 function budgets(spec: SweepSpec, out: Infeasibility[]): void {
   spec.grid.size.forEach((size: SizeSpec, i) => {
     if (!('budget' in size)) return;
@@ -101,6 +104,18 @@ function budgets(spec: SweepSpec, out: Infeasibility[]): void {
         message:
           `no valid shape reaches budget ${size.budget} at ratio ${size.ratio} within ${BUDGET_TOLERANCE * 100}% ` +
           `(nearest: dModel ${solved.dModel}, nLayers ${solved.nLayers} = ${solved.params} parameters, ${err > 0 ? '+' : ''}${((solved.params / size.budget - 1) * 100).toFixed(0)}%)`,
+      });
+      return;
+    }
+    // Within the budget, the shape nearest the ratio can still be far from it (small budgets have few
+    // shapes: 0.2M at ratio 16 would otherwise train d40 L11, ratio 3.6), which silently changes the axis.
+    const got = solved.dModel / solved.nLayers;
+    if (Math.abs(Math.log(got / size.ratio)) > Math.log(RATIO_TOLERANCE)) {
+      out.push({
+        path: `grid.size[${i}]`,
+        message:
+          `no valid shape within ${BUDGET_TOLERANCE * 100}% of budget ${size.budget} has a width/depth ratio within ${RATIO_TOLERANCE}× of ${size.ratio} ` +
+          `(nearest: dModel ${solved.dModel}, nLayers ${solved.nLayers}, ratio ${got.toFixed(1)}); give { dModel, nLayers } explicitly or another budget`,
       });
     }
   });

@@ -1,12 +1,12 @@
 // The Trainer: owns parameters, AdamW state and pruning masks of one run, and steps them.
 import * as tf from '@tensorflow/tfjs-core';
 import type { RunConfig } from '../domain/spec';
-import { measureSparsity } from './sparsity/metrics';
+import { measureSparsity, type SparsityMeasurement } from './sparsity/metrics';
 import type { FfnCapture, SparsityProbe } from './sparsity/probe';
 import { isPruneStep, sparsityAt, updateMasks } from './sparsity/pruning';
 import { encodeCheckpoint, type CheckpointContents, type CheckpointCounters } from './checkpoint';
 import type { DataSource } from './data/source';
-import type { Network } from './model/network';
+import type { Batch, Network } from './model/network';
 import { adamWUpdate, type AdamState } from './optimizer';
 import { learningRate } from '../domain/lrSchedule';
 import { MicrobatchRunner, trainThreads } from './shards';
@@ -116,8 +116,7 @@ export class NetworkTrainer implements Trainer {
     return { step: step + 1, loss: lossValue, lr };
   }
 
-  private probe(): SparsityProbe {
-    const val = this.data.valBatch;
+  private probe(val: Batch): SparsityProbe {
     return {
       layers: this.network.ffnLayers,
       capture: () => {
@@ -132,14 +131,28 @@ export class NetworkTrainer implements Trainer {
     };
   }
 
-  async evaluate(): Promise<EvalResult> {
-    const val = this.data.valBatch;
+  /**
+   * Validation loss and the run's sparsity metrics on `val` instead of the run's own validation batch:
+   * for measuring how much a metric moves between validation sets (`sparsity bench ppl-noise`).
+   * The caller owns `val`.
+   */
+  measureOn(val: Batch): { valLoss: number } & SparsityMeasurement {
     const valLoss = tf.tidy(() => this.network.loss(this.weights, val).dataSync()[0]);
-    const started = performance.now();
-    const { metrics, layers, deadRatio } = measureSparsity(this.probe(), this.config.measure.metrics, this.config.measure.primary, {
+    const measured = measureSparsity(this.probe(val), this.config.measure.metrics, this.config.measure.primary, {
       activation: this.config.model.activation,
       topK: this.config.model.topK,
     });
+    return { valLoss, ...measured };
+  }
+
+  /** The run's fixed validation batch (owned by the data source). */
+  get validationBatch(): Batch {
+    return this.data.valBatch;
+  }
+
+  async evaluate(): Promise<EvalResult> {
+    const started = performance.now();
+    const { valLoss, metrics, layers, deadRatio } = this.measureOn(this.data.valBatch);
     const measureSeconds = (performance.now() - started) / 1000;
     const nonzeroParams = tf.tidy(() =>
       this.prunableIndices().reduce((acc, i) => acc + tf.sum(tf.cast(tf.notEqual(this.weights[i], 0), 'float32')).dataSync()[0], 0),

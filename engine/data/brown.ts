@@ -68,6 +68,11 @@ export function brownTokensFile(vocabSize: number, cacheDir: string): string {
   return path.join(cacheDir, `${cacheName(vocabSize)}.tokens`);
 }
 
+/** Non-overlapping validation windows of `seqLen` tokens the held-out documents hold. */
+export function availableValidationWindows(vocabSize: number, seqLen: number, cacheDir: string): number {
+  return Math.floor((brownTokens(vocabSize, cacheDir).val.length - 1) / seqLen);
+}
+
 export class BrownData implements DataSource {
   readonly valBatch: Batch;
   readonly tokensPerStep: number;
