@@ -94,6 +94,16 @@ grid:
       /grid\.size\[0\]: no valid shape reaches budget 500 at ratio 8 within 5% \(nearest: dModel \d+, nLayers \d+ = \d+ parameters/,
     );
   });
+  it('a {budget, ratio} whose in-budget shapes are all far from the ratio (the study found 0.2M at ratio 16 training ratio 3.6)', () => {
+    const transformer = (size: string) => base.replace('size: [{dModel: 64, nLayers: 2}]', `size: [${size}]`).replace('name: t', 'name: t\nheartbeatTimeout: 600\nmodel: {family: transformer, ffn: gated, ffnMult: 2.5, vocabSize: 1024}\ndata: {kind: brown}');
+    assert.match(
+      refusedSweep(transformer('{budget: 200000, ratio: 16}')),
+      /grid\.size\[0\]: no valid shape within 5% of budget 200000 has a width\/depth ratio within 1\.5× of 16 \(nearest: dModel 40, nLayers 11, ratio 3\.6\); give \{ dModel, nLayers \} explicitly/,
+    );
+    // The same budget at a ratio it can reach is accepted, and a larger budget reaches ratio 16.
+    assert.doesNotThrow(() => parseSweepText(transformer('{budget: 200000, ratio: 4}'), 't.yaml'));
+    assert.doesNotThrow(() => parseSweepText(transformer('{budget: 1000000, ratio: 16}'), 't.yaml'));
+  });
   it('lists every problem of a file at once', () => {
     const m = refusedSweep(base.replace('seed: [0, 1]', 'seed: [0, 0]').replace('{schedule: cubic, finalSparsity: 0.5}', '{schedule: cubic, initialSparsity: 0.6, finalSparsity: 0.5}'));
     assert.match(m, /initialSparsity: 0\.6 is above/);
