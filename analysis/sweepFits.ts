@@ -116,6 +116,11 @@ export function curveLawFor(activation: string): CurveLawName {
 }
 
 /** A power of ten that puts the largest token count in [10, 100), so the laws' bounds suit the data. */
+/** `1e-5` for the scale 10^-5 (whose float prints as 0.00009999999999999999). */
+export function scaleText(scale: number): string {
+  return Number(scale.toPrecision(1)).toExponential();
+}
+
 export function tokenScale(maxTokens: number): number {
   return 10 ** -(Math.floor(Math.log10(Math.max(1, maxTokens))) - 1);
 }
@@ -170,7 +175,7 @@ export async function fitSweepData(data: SweepData, opts: SweepFitOptions = {}):
     const seeds = new Set(g.members.map((r) => r.seed)).size;
     fits.push({
       law, groupKey: g.key, runIds: g.members.map((r) => r.id), xScale, result,
-      note: `x = tokens × ${xScale}; ${pts.length} eval points of ${g.members.length} run(s)${seeds > 1 ? ` (${seeds} seeds pooled)` : ''}; bootstrap resamples points`,
+      note: `x = tokens × ${scaleText(xScale)}; ${pts.length} eval points of ${g.members.length} run(s)${seeds > 1 ? ` (${seeds} seeds pooled)` : ''}; bootstrap resamples points`,
     });
     opts.onProgress?.(`${law} ${g.key}`);
   }
@@ -226,7 +231,7 @@ export async function fitSweepData(data: SweepData, opts: SweepFitOptions = {}):
       const result = await fitSparseChinchilla(sp, { bootstrap: crossBootstrap, workers, starts: opts.sparseStarts ?? 300 });
       fits.push({
         law: 'sparse-chinchilla', groupKey: g.key, runIds: usable.map((f) => f.r.id), result,
-        note: `final validation loss of ${sp.length} runs; S = final sparsity, N = final non-zero linear parameters in millions, D = tokens × ${xScale}; bootstrap resamples runs`,
+        note: `final validation loss of ${sp.length} runs; S = final sparsity, N = final non-zero linear parameters in millions, D = tokens × ${scaleText(xScale)}; bootstrap resamples runs`,
       });
       opts.onProgress?.(`sparse-chinchilla ${g.key}`);
     }

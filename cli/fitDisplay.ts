@@ -9,6 +9,8 @@ export interface FitView {
   status: string;
   reason: string | null;
   params: Record<string, number>;
+  /** Bootstrap percentile intervals (95%) per parameter, when the fit was bootstrapped. */
+  ci?: Record<string, [number, number]>;
   mse: number | null;
   r2: number | null;
   aic?: number | null;
@@ -27,12 +29,22 @@ export function paramsText(f: Pick<FitView, 'status' | 'params'>): string {
   return f.status === 'ok' ? text : `${f.status}: ${text}`;
 }
 
+/** `alpha 1.376 [1.294, 2.643]` per parameter with a finite interval; `''` when there is none. */
+export function intervalsText(f: Pick<FitView, 'params' | 'ci'>): string {
+  const parts = Object.entries(f.ci ?? {})
+    .filter(([k, iv]) => Number.isFinite(Number(f.params[k])) && Array.isArray(iv) && iv.every((x) => Number.isFinite(x)))
+    .map(([k, [lo, hi]]) => `${k} [${Number(lo).toPrecision(3)}, ${Number(hi).toPrecision(3)}]`);
+  return parts.join('  ');
+}
+
 /** One block per fit (journey-matters rows excluded: see journeyLines). */
 export function fitLines(fits: readonly FitView[]): string[] {
   const out: string[] = [];
   for (const f of fits.filter((x) => x.law !== JOURNEY_LAW)) {
     out.push(`${f.law}  [${f.group}]  ${f.status.toUpperCase()}`);
     out.push(`    params: ${paramsText(f) || '(none)'}   mse=${num(f.mse)}  R²=${num(f.r2)}`);
+    const intervals = intervalsText(f);
+    if (intervals) out.push(`    95% bootstrap intervals: ${intervals}`);
     if (f.reason) out.push(`    why not ok: ${f.reason}`);
     if (f.note) out.push(`    data: ${f.note}`);
   }

@@ -31,3 +31,13 @@ test('fit lines: status before the numbers of a fit that is not ok, and the reas
   assert.match(j, /fitted to the final losses of 8 runs/);
   assert.match(j, comparison.status === 'ok' ? /verdict: best by held-out error/ : /verdict: no winner named/);
 });
+
+test('fit lines: the bootstrap intervals of each parameter, and the token scale as a power of ten', async () => {
+  const { intervalsText } = await import('../../cli/fitDisplay');
+  const { scaleText, tokenScale } = await import('../../analysis/sweepFits');
+  const line = fitLines([{ law: 'silu-power', group: 'silu d64 L4', status: 'ok', reason: null, params: { alpha: 0.5, c: 0.2, A0: 0.4 }, ci: { alpha: [0.41, 0.62], c: [0.15, 0.26], A0: [NaN, 0.41] }, mse: 1e-5, r2: 0.9 }]).join('\n');
+  assert.match(line, /\n {4}95% bootstrap intervals: alpha \[0\.410, 0\.620\] {2}c \[0\.150, 0\.260\]$/);
+  assert.equal(intervalsText({ params: { a: 1 }, ci: {} }), '');
+  assert.equal(scaleText(tokenScale(410_000)), '1e-4');
+  assert.equal(scaleText(tokenScale(2_000_000)), '1e-5');
+});
