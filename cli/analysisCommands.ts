@@ -202,17 +202,40 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     });
   bench
     .command('gpu')
-    .description('the check for a GPU host (8 minutes on a fresh one): installs the GPU backend and PyTorch CUDA, checks the tensors are on the GPU, trains a 2-run sweep through Temporal + Postgres on the GPU, runs bench train --device cuda; one JSON line')
+    .description('the check for a GPU host (8 minutes on a fresh one): installs the GPU backend and PyTorch CUDA, checks the tensors are on the GPU, trains a 2-run sweep through Temporal + Postgres on the GPU, runs bench train --device cuda; one JSON line. --study: then trains sweep files on the GPU and writes their reports')
     .option('--gpus <list>', 'all, or GPU indices like 0,1: one sweep slot per GPU; the benchmark uses the first', 'all')
-    .option('--out <file>', 'also write the JSON line to this file')
-    .option('--dry-run', 'plan only: read the host, plan both installs, check prerequisites; download nothing')
+    .option('--out <file>', 'also write the JSON line to this file (written once before --study starts, again at the end)')
+    .option('--dry-run', 'plan only: read the host, plan both installs, check prerequisites and --study files; download nothing')
     .option('--budget <s>', 'seconds for the whole check', ctx.intArg('--budget'), 480)
     .option('--steps <n>', 'timed steps per benchmark measurement', ctx.intArg('--steps'), 10)
-    .option('--study <sweepFile>', 'after the check, train this sweep on the GPU slots (state kept in $SPARSITY_HOME)')
-    .addHelpText('after', '\nExit status: 0 every phase passed, 1 a phase failed or ran out of time (the line says which), 2 this host cannot be served (no GPU, driver too old, bad --gpus).')
-    .action(async (o: { gpus: string; out?: string; dryRun?: boolean; budget: number; steps: number; study?: string }) => {
+    .option('--study <files>', 'after the check, train these sweeps on the GPU slots: a directory (every *.yaml in it, by name), one file or a comma-separated list; all validated first; state kept in $SPARSITY_HOME')
+    .option('--study-budget <s>', 'wall-clock seconds for the study (training, cancelling, fits and reports; default 360); sweeps still training then are cancelled and what completed is reported', numArg('--study-budget'))
+    .option('--study-out <dir>', "one folder per sweep: report (as `sparsity report`), fits.json (as `sparsity fit --json`), points.csv (default: <dir of --out>/studies, else $SPARSITY_HOME/studies)")
+    .option('--study-archive <file>', '.tar.gz of --study-out, re-packed after each sweep (a device hands back only a few files)')
+    .option('--study-slots-per-gpu <n>', 'training processes sharing each GPU in the study (default 4)', ctx.intArg('--study-slots-per-gpu'))
+    .option('--study-only', 'keep of the check only what the study needs: GPU backend install and device check (no PyTorch, no 2-run sweep, no benchmark)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ sparsity bench gpu --out bench-gpu.json\n  $ sparsity bench gpu --study-only --study examples/studies/gpu --study-budget 360 --out out/bench-gpu.json --study-archive out/studies.tar.gz\n  $ sparsity bench gpu --dry-run --study examples/studies/gpu/sparsing-law.yaml,examples/studies/gpu/width-depth.yaml\n\nExit status: 0 every phase passed, 1 a phase failed or ran out of time (the line says which), 2 this host cannot be served (no GPU, driver too old, bad --gpus) or a --study file or flag is wrong.',
+    )
+    .action(async (o: { gpus: string; out?: string; dryRun?: boolean; budget: number; steps: number; study?: string; studyBudget?: number; studyOut?: string; studyArchive?: string; studySlotsPerGpu?: number; studyOnly?: boolean }) => {
       const { benchGpu, writeResult } = await import('../bench/gpu');
-      const r = await benchGpu({ gpus: o.gpus, dryRun: o.dryRun, budgetSeconds: o.budget, steps: o.steps, study: o.study, log: (m) => ctx.err(`bench gpu: ${m}`) });
+      // The study's outputs go beside the JSON line unless told otherwise: one folder to carry away.
+      const studyOut = o.studyOut ?? (o.study !== undefined && o.out ? path.join(path.dirname(o.out), 'studies') : undefined);
+      const r = await benchGpu({
+        gpus: o.gpus,
+        dryRun: o.dryRun,
+        budgetSeconds: o.budget,
+        steps: o.steps,
+        study: o.study,
+        studyBudgetSeconds: o.studyBudget,
+        studyOut,
+        studyArchive: o.studyArchive,
+        studySlotsPerGpu: o.studySlotsPerGpu,
+        studyOnly: o.studyOnly,
+        onPartial: o.out ? (partial) => writeResult(o.out!, partial) : undefined,
+        log: (m) => ctx.err(`bench gpu: ${m}`),
+      });
       if (o.out) writeResult(o.out, r);
       ctx.out(r);
       if (r.refused !== undefined) {

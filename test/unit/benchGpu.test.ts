@@ -184,12 +184,15 @@ test('sparsity bench gpu --dry-run: one JSON line on stdout and in --out, exit 0
   const none = await runLimited({ module: cli, args: ['bench', 'gpu', '--dry-run'] }, { env: { ...process.env, PATH: `${tmp()}:/usr/bin:/bin`, SPARSITY_HOME: state }, timeoutMs: 120_000, onStderr: (l) => lines.push(l) });
   assert.equal(none.code, 2);
   assert.deepEqual(lines, ['bench gpu: --gpus all: nvidia-smi is not on PATH, so this host has no usable NVIDIA GPU']);
+  const budget = await runLimited({ module: cli, args: ['bench', 'gpu', '--dry-run', '--study', 'examples/studies/gpu', '--study-budget', '0'] }, { env, timeoutMs: 120_000 });
+  assert.equal(budget.code, 2);
+  assert.match(budget.error ?? '', /--study-budget must be a positive number \(got "0"\)/);
 });
 
 test('bench gpu (not dry) where both installs fail: each failure reported in one line, later phases skipped, not ok', async () => {
   const state = tmp();
   const env = { ...hostEnv(fakeNvidiaSmi([H200(0, '580.65.06')], '13.0')), SPARSITY_NATIVE_INSTALL: '0', SPARSITY_TORCH_INDEX_URL: `file://${tmp()}/no-index`, TEMPORAL_ADDRESS: '127.0.0.1:1' };
-  const r = await benchGpu({ stateDir: state, env, log: silent, budgetSeconds: 120 });
+  const r = await benchGpu({ stateDir: state, env, log: silent, budgetSeconds: 120, study: path.join(__dirname, '..', '..', 'examples', 'studies', 'gpu') });
   assert.equal(r.refused, undefined);
   assert.equal(r.ok, false);
   assert.equal(r.phases.installBackend.status, 'failed');
@@ -200,5 +203,102 @@ test('bench gpu (not dry) where both installs fail: each failure reported in one
     [r.phases.device, r.phases.sweep, r.phases.benchmark].map((p) => [p.status, p.error]),
     [['skipped', 'the GPU backend did not install'], ['skipped', 'the device check failed'], ['skipped', 'the device check failed']],
   );
+  // The study needs the device check: skipped, nothing submitted.
+  assert.deepEqual([r.phases.study?.status, r.phases.study?.error], ['skipped', 'the device check failed']);
   assert.ok(r.seconds < 120);
+});
+
+// --study with several sweep files (bench/gpuStudy.ts): all read and validated in the dry run,
+// before anything is installed; each refusal names the file and the field.
+const GPU_STUDY = path.join(__dirname, '..', '..', 'examples', 'studies', 'gpu');
+const h200Host = () => hostEnv(fakeNvidiaSmi([H200(0, '580.65.06')], '13.0'));
+
+test('bench gpu --dry-run --study <dir>: every *.yaml in it, by name, validated and planned; --study-only plans no PyTorch', async () => {
+  const state = tmp();
+  const r = await benchGpu({ dryRun: true, study: GPU_STUDY, studyOnly: true, stateDir: state, env: h200Host(), log: silent });
+  assert.equal(r.refused, undefined);
+  assert.equal(r.ok, true, JSON.stringify(r.phases));
+  assert.equal(r.phases.installTorch.status, 'skipped');
+  const s = r.phases.study!;
+  assert.equal(s.status, 'planned');
+  assert.deepEqual(
+    s.value!.sweeps.map((x) => [path.basename(x.file), x.name, x.total]),
+    [
+      ['journey-matters.yaml', 'journey-matters', 18],
+      ['lazy-neuron-random-labels.yaml', 'lazy-neuron-random-labels', 2],
+      ['lazy-neuron-teacher.yaml', 'lazy-neuron-teacher', 2],
+      ['sparsing-law.yaml', 'sparsing-law', 6],
+      ['width-depth.yaml', 'width-depth', 6],
+    ],
+  );
+  assert.equal(s.value!.out, path.join(state, 'studies'));
+  assert.equal(s.value!.slots, 4);
+  assert.equal(s.value!.budgetSeconds, 360);
+  // Planned only: nothing written, the output folder included.
+  assert.deepEqual(readdir(state), []);
+});
+
+test('bench gpu --dry-run --study a.yaml,b.yaml: the list in its order; a bad file refused by name and field; mixed queues and repeated names refused', async () => {
+  const env = h200Host();
+  const list = `${path.join(GPU_STUDY, 'width-depth.yaml')}, ${path.join(GPU_STUDY, 'sparsing-law.yaml')}`;
+  const out = path.join(tmp(), 'out', 'studies');
+  const r = await benchGpu({ dryRun: true, study: list, studyOut: out, studyBudgetSeconds: 120, studySlotsPerGpu: 2, stateDir: tmp(), env, log: silent });
+  assert.equal(r.ok, true, JSON.stringify(r));
+  assert.deepEqual(r.phases.study?.value?.sweeps.map((x) => x.name), ['width-depth', 'sparsing-law']);
+  assert.deepEqual([r.phases.study?.value?.out, r.phases.study?.value?.budgetSeconds, r.phases.study?.value?.slots], [out, 120, 2]);
+
+  const dir = tmp();
+  const bad = path.join(dir, 'bad.yaml');
+  writeFileSync(bad, readFileSync(path.join(GPU_STUDY, 'width-depth.yaml'), 'utf8').replace('{ dModel: 256, nLayers: 4 }', '{ dModel: -256, nLayers: 4 }'));
+  const refused = await benchGpu({ dryRun: true, study: `${path.join(GPU_STUDY, 'sparsing-law.yaml')},${bad}`, stateDir: tmp(), env, log: silent });
+  assert.match(refused.refused ?? '', /bad\.yaml/);
+  assert.match(refused.refused ?? '', /grid\.size\[3\]\.dModel/);
+  assert.equal(refused.phases.study, undefined);
+
+  const missing = await benchGpu({ dryRun: true, study: `${path.join(GPU_STUDY, 'sparsing-law.yaml')},${path.join(dir, 'nope.yaml')}`, stateDir: tmp(), env, log: silent });
+  assert.match(missing.refused ?? '', /cannot read sweep file .*nope\.yaml: no such file/);
+
+  // The CPU study's files name the default queue: they cannot share the GPU study's slots.
+  const cpu = path.join(__dirname, '..', '..', 'examples', 'studies', 'cpu', 'width-depth.yaml');
+  const mixed = await benchGpu({ dryRun: true, study: `${path.join(GPU_STUDY, 'sparsing-law.yaml')},${cpu}`, stateDir: tmp(), env, log: silent });
+  assert.match(mixed.refused ?? '', /^--study: .*cpu\/width-depth\.yaml: taskQueue "sparsity" differs from .*sparsing-law\.yaml's "gpu-h200"/);
+
+  const twice = await benchGpu({ dryRun: true, study: `${path.join(GPU_STUDY, 'sparsing-law.yaml')},${path.join(GPU_STUDY, 'sparsing-law.yaml')}`, stateDir: tmp(), env, log: silent });
+  assert.match(twice.refused ?? '', /name "sparsing-law" repeats/);
+
+  const empty = await benchGpu({ dryRun: true, study: tmp(), stateDir: tmp(), env, log: silent });
+  assert.match(empty.refused ?? '', /the directory holds no \*\.yaml sweep file/);
+});
+
+test('bench gpu: a bad --study-budget, --study-slots-per-gpu or --study-out is refused; study flags without --study too', async () => {
+  const env = h200Host();
+  for (const b of [0, -5, Number.NaN]) {
+    const r = await benchGpu({ dryRun: true, study: GPU_STUDY, studyBudgetSeconds: b, stateDir: tmp(), env, log: silent });
+    assert.match(r.refused ?? '', /^--study-budget must be a positive number of seconds/, String(b));
+  }
+  const slots = await benchGpu({ dryRun: true, study: GPU_STUDY, studySlotsPerGpu: 0, stateDir: tmp(), env, log: silent });
+  assert.match(slots.refused ?? '', /^--study-slots-per-gpu must be a whole number ≥ 1 \(got 0\)/);
+  const file = path.join(tmp(), 'a-file');
+  writeFileSync(file, '');
+  const outIsFile = await benchGpu({ dryRun: true, study: GPU_STUDY, studyOut: path.join(file, 'studies'), stateDir: tmp(), env, log: silent });
+  assert.match(outIsFile.refused ?? '', /^--study-out .*a-file\/studies: .*a-file is a file, not a directory/);
+  const archive = await benchGpu({ dryRun: true, study: GPU_STUDY, studyArchive: path.join(tmp(), 'studies.zip'), stateDir: tmp(), env, log: silent });
+  assert.match(archive.refused ?? '', /--study-archive .*studies\.zip: name a \.tar\.gz file/);
+  const stray = await benchGpu({ dryRun: true, studyBudgetSeconds: 60, stateDir: tmp(), env, log: silent });
+  assert.equal(stray.refused, '--study-budget needs --study <sweep files>');
+});
+
+test('points.csv: a header, one line per (run, step, metric), quoted where a value holds a comma or a quote', async () => {
+  const { POINT_COLUMNS, pointsCsv } = await import('../../bench/gpuStudy');
+  const row = Object.fromEntries(POINT_COLUMNS.map((c) => [c, null])) as Record<(typeof POINT_COLUMNS)[number], string | number | null>;
+  const text = pointsCsv([
+    { ...row, run_id: 'r0', label: 'relu d256 L4, "dense"', step: 25, tokens: 409600, val_loss: 5.25, metric: 'ppl-1%', activation_ratio: 0.125 },
+    { ...row, run_id: 'r0', step: 50, val_loss: Number.NaN },
+  ]);
+  const lines = text.trimEnd().split('\n');
+  assert.equal(lines[0], POINT_COLUMNS.join(','));
+  assert.equal(lines.length, 3);
+  assert.ok(lines[1].startsWith('r0,"relu d256 L4, ""dense""",,'), lines[1]);
+  assert.match(lines[1], /,25,409600,,5\.25,,ppl-1%,0\.125,/);
+  assert.equal(lines[2].split(',').length, POINT_COLUMNS.length);
 });
