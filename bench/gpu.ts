@@ -15,7 +15,7 @@
 //
 // `--study <dir | a.yaml,b.yaml>` then trains those sweeps on the GPU slots under their own
 // wall-clock budget (`--study-budget`) and writes each sweep's report, fits and points where the
-// caller takes them (bench/gpuStudy.ts). `--study-only` keeps of the check what the study needs
+// caller takes them (bench/study.ts). `--study-only` keeps of the check what the study needs
 // (the GPU backend, the device check), so install + check + study fit one 10-minute device call.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -38,7 +38,7 @@ import { readEmbeddedEndpoints } from '../stack/endpoints';
 import { startLocalWorkers, startStack } from '../stack/stack';
 import { connectClient } from '../workers/connections';
 import type { EngineJob, EngineRun } from './gpuEngine';
-import { checkOutputDir, readStudyFiles, STUDY_BUDGET_S, STUDY_SLOTS_PER_GPU, trainStudy, type StudyFile, type StudySweep } from './gpuStudy';
+import { checkOutputDir, readStudyFiles, STUDY_BUDGET_S, STUDY_SLOTS_PER_GPU, trainStudy, type StudyFile, type StudySweep } from './study';
 import { runLimited } from './proc';
 import { installTorchCuda, planTorchCuda, torchVenvPlan, torchVenvReady, type TorchVenvPlan } from './torchCuda';
 import { benchTrainCuda, GPU_PEAK_SIZE, type BenchTrainCudaResult } from './trainCuda';
@@ -392,7 +392,7 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
       log(`study: ${study.length} sweep${study.length > 1 ? 's' : ''} (${study.map((x) => x.spec.name).join(', ')}) on GPU${gpus.length > 1 ? 's' : ''} ${gpus.join(',')}, ${slotsPerGpu} slot${slotsPerGpu > 1 ? 's' : ''} each, ${studyBudgetS} s; state in ${stateDir}, outputs in ${studyOut} …`);
       const budgetMs = studyBudgetS * 1000;
       // trainStudy keeps to the budget itself; this limit only catches a stack that never answers.
-      const r = await withLimit(budgetMs + 120_000, (signal) => trainStudy(study, { gpus, slotsPerGpu, stateDir, budgetMs, outDir: studyOut, archive: studyArchive ?? undefined, log, signal }));
+      const r = await withLimit(budgetMs + 120_000, (signal) => trainStudy(study, { slots: gpus.length * slotsPerGpu, slotEnv: (slot) => gpuSlotEnv(gpus[slot % gpus.length], stateDir), stateDir, budgetMs, outDir: studyOut, archive: studyArchive ?? undefined, log, signal }));
       const seconds = (performance.now() - ts) / 1000;
       if (r.ok) {
         const { sweeps, budgetRanOut } = r.value;

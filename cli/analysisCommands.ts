@@ -6,11 +6,7 @@ import type { Client } from '@temporalio/client';
 import type { Db } from '../db/connect';
 import type { Endpoints } from '../workers/connections';
 import { createFitSweep } from '../activities/fitSweep';
-import { loadSweepData, storeFits } from '../db/fits';
-import { fitSweepData, reportInput } from '../analysis/sweepFits';
-import { runProvenance } from '../db/provenance';
-import { deviceLabel } from '../engine/deviceInfo';
-import { LAW_NAMES, SPARSE_PRESETS, fitPointsFromFile, fitResultJson, renderReport } from '../analysis';
+import { LAW_NAMES, SPARSE_PRESETS, fitPointsFromFile, fitResultJson } from '../analysis';
 import { requireSweep } from '../client/sweeps';
 import { fitLines, journeyLines } from './fitDisplay';
 import { UsageError } from '../domain/errors';
@@ -145,7 +141,7 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
 
   program
     .command('report <sweepId>')
-    .description('write an HTML report with SVG and PNG charts of a sweep')
+    .description('write an HTML report with SVG and PNG charts of a sweep, with its fits (fits.json) and every eval point (points.csv)')
     .requiredOption('--out <dir>', 'output directory')
     .option('--json', 'one line of JSON on stdout')
     .action(async (sweepId: string, o: { out: string; json?: boolean }) => {
@@ -153,16 +149,35 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
       makeOutputDir(o.out, '--out');
       await ctx.withServices({ temporal: false }, async ({ db }) => {
         await requireSweep(db, sweepId);
-        const data = await loadSweepData(db, sweepId);
-        if (data.runs.length === 0) throw new UsageError(`sweep ${sweepId} has no completed runs to report`);
-        ctx.err(`fitting ${data.runs.length} runs ...`);
-        const fits = await fitSweepData(data, { workers: 2 });
-        await storeFits(db, sweepId, fits);
-        const provenance = (await runProvenance(db, sweepId)).map((r) => ({ ...r, device: deviceLabel(r.device) }));
-        const { files } = await renderReport({ ...reportInput(data, fits), provenance }, o.out);
-        if (o.json) ctx.out({ sweepId, out: path.resolve(o.out), files });
+        const { writeSweepOutputs } = await import('../client/sweepOutputs');
+        const r = await writeSweepOutputs(db, sweepId, o.out, { log: ctx.err, requireRuns: true });
+        if (o.json) ctx.out({ sweepId, out: path.resolve(o.out), files: r.files });
         else ctx.out(path.resolve(o.out, 'index.html'));
       });
+    });
+
+  program
+    .command('study <sweepFiles>')
+    .description('train several sweeps on local training slots under one time budget and write each one\'s report, fits.json and points.csv (docs/studies/)')
+    .requiredOption('--out <dir>', 'one folder per sweep is written here')
+    .option('--slots <n>', 'training slots (processes)', ctx.intArg('--slots'), 2)
+    .option('--budget <s>', 'wall-clock seconds for training, fitting and reports; what is still training then is cancelled and reported as it stands', ctx.intArg('--budget'), 5400)
+    .addOption(new Option('--backend <b>', 'the slots\' backend (default: tensorflow, installed on first use)').choices(BACKENDS))
+    .option('--json', 'one line of JSON on stdout')
+    .addHelpText('after', '\n<sweepFiles>: a folder (every *.yaml in it, by name) or a comma-separated list; the sweeps go in in that order.\nState (Temporal, Postgres, checkpoints) is kept in $SPARSITY_HOME: `sparsity status|runs|sql` read it afterwards. Refused while `sparsity dev` runs on it.')
+    .action(async (files: string, o: { out: string; slots: number; budget: number; backend?: BackendName; json?: boolean }) => {
+      const { readStudyFiles, trainStudy } = await import('../bench/study');
+      const study = readStudyFiles(files);
+      makeOutputDir(o.out, '--out');
+      const { sparsityHome } = await import('../stack/paths');
+      const { readEmbeddedEndpoints } = await import('../stack/endpoints');
+      const stateDir = sparsityHome(process.env);
+      if (readEmbeddedEndpoints(stateDir)) throw new UsageError(`a sparsity dev stack is already running for ${stateDir}: submit the sweeps to it (sparsity submit), or stop it first`);
+      await prepareNativeBackend({ flag: o.backend });
+      const r = await trainStudy(study, { slots: o.slots, backend: o.backend, stateDir, budgetMs: o.budget * 1000, outDir: o.out, log: ctx.err });
+      if (o.json) ctx.out(r);
+      else for (const s of r.sweeps) ctx.out(`${s.name.padEnd(28)} ${s.status.padEnd(13)} ${s.completed}/${s.total} runs  ${s.seconds.toFixed(0)} s  ${s.out ?? s.outError ?? ''}`);
+      if (r.budgetRanOut || r.sweeps.some((s) => s.status !== 'completed')) process.exitCode = 1;
     });
 
   const bench = program.command('bench').description('benchmarks, measured side by side in one run');

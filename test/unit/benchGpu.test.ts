@@ -208,7 +208,7 @@ test('bench gpu (not dry) where both installs fail: each failure reported in one
   assert.ok(r.seconds < 120);
 });
 
-// --study with several sweep files (bench/gpuStudy.ts): all read and validated in the dry run,
+// --study with several sweep files (bench/study.ts): all read and validated in the dry run,
 // before anything is installed; each refusal names the file and the field.
 const GPU_STUDY = path.join(__dirname, '..', '..', 'examples', 'studies', 'gpu');
 const h200Host = () => hostEnv(fakeNvidiaSmi([H200(0, '580.65.06')], '13.0'));
@@ -289,7 +289,7 @@ test('bench gpu: a bad --study-budget, --study-slots-per-gpu or --study-out is r
 });
 
 test('points.csv: a header, one line per (run, step, metric), quoted where a value holds a comma or a quote', async () => {
-  const { POINT_COLUMNS, pointsCsv } = await import('../../bench/gpuStudy');
+  const { POINT_COLUMNS, pointsCsv } = await import('../../client/sweepOutputs');
   const row = Object.fromEntries(POINT_COLUMNS.map((c) => [c, null])) as Record<(typeof POINT_COLUMNS)[number], string | number | null>;
   const text = pointsCsv([
     { ...row, run_id: 'r0', label: 'relu d256 L4, "dense"', step: 25, tokens: 409600, val_loss: 5.25, metric: 'ppl-1%', activation_ratio: 0.125 },

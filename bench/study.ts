@@ -1,25 +1,22 @@
-// `bench gpu --study`: several sweep files trained on the GPU slots under one wall-clock budget, and
-// what each sweep leaves behind written where the caller can carry it away (a device's $OUT):
-//   <out>/<sweep name>/  what `sparsity report <sweepId> --out` writes, plus fits.json (as `sparsity
-//                        fit --json` prints them) and points.csv (every stored eval point)
+// A study: several sweep files trained on local slots (`sparsity study`: CPU; `bench gpu --study`: one
+// or more slots per GPU) under one wall-clock budget, and what each sweep leaves behind written where
+// the caller can carry it away (a device's $OUT):
+//   <out>/<sweep name>/  what `sparsity report <sweepId> --out` writes (client/sweepOutputs.ts): the
+//                        report, fits.json and points.csv
 // When the budget runs out the sweeps still training are cancelled (client/sweeps.ts cancelSweep,
 // the path of `sparsity cancel`); what completed is kept, fitted and reported.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readSweepFile } from '../client/sweepFile';
 import { cancelSweep, submitSweep, sweepStatus, type SweepStatusReport } from '../client/sweeps';
-import { connect, type Db } from '../db/connect';
-import { loadSweepData, storeFits, type StoredFit } from '../db/fits';
-import { runProvenance } from '../db/provenance';
-import { fitSweepData, reportInput } from '../analysis/sweepFits';
-import { renderReport } from '../analysis';
-import { deviceLabel } from '../engine/deviceInfo';
+import { connect } from '../db/connect';
+import { writeSweepOutputs } from '../client/sweepOutputs';
+import type { BackendName } from '../engine/types';
 import { UsageError } from '../domain/errors';
 import { gridSize } from '../domain/grid';
 import type { SweepSpec } from '../domain/spec';
-import { gpuSlotEnv } from '../stack/gpuPlan';
 import { startLocalWorkers, startStack } from '../stack/stack';
 import { connectClient } from '../workers/connections';
 
@@ -85,89 +82,6 @@ export function checkOutputDir(dir: string, flag: string): void {
 // ---------------------------------------------------------------------------------------------
 // What a sweep leaves behind.
 
-/** points.csv's columns: the run's axes (view run_overview), then the eval point (run_points) and one metric (metric_points). */
-export const POINT_COLUMNS = [
-  'run_id', 'label', 'status', 'activation', 'd_model', 'n_layers', 'width_depth_ratio', 'pruning', 'final_sparsity', 'seed', 'steps',
-  'non_embedding_params', 'linear_params', 'avg_nonzero_params', 'step', 'tokens', 'train_loss', 'val_loss', 'lr', 'metric', 'activation_ratio',
-  'primary_metric', 'dead_ratio', 'nonzero_params',
-] as const;
-export type PointRow = Record<(typeof POINT_COLUMNS)[number], string | number | boolean | null>;
-
-/**
- * Every stored eval point of a sweep, one row per (run, step, metric), every run whatever its status
- * (a cancelled run's points are kept too). The query is the `activation_curves` view's join with the
- * run's status, budget and parameter counts added; a point is stored with all its metrics in one
- * transaction (db/points.ts), so the left join only matters for a point measured with none.
- */
-export async function sweepPoints(db: Db, sweepId: string): Promise<PointRow[]> {
-  const rows = await db
-    .selectFrom('run_overview as o')
-    .innerJoin('run_points as p', 'p.run_id', 'o.run_id')
-    .leftJoin('metric_points as m', (j) => j.onRef('m.run_id', '=', 'p.run_id').onRef('m.step', '=', 'p.step'))
-    .select([
-      'o.run_id', 'o.label', 'o.status', 'o.activation', 'o.d_model', 'o.n_layers', 'o.width_depth_ratio', 'o.pruning', 'o.final_sparsity', 'o.seed',
-      'o.steps', 'o.non_embedding_params', 'o.linear_params', 'o.avg_nonzero_params', 'p.step', 'p.tokens', 'p.train_loss', 'p.val_loss', 'p.lr',
-      'm.metric', 'm.activation_ratio', 'p.metric as primary_metric', 'p.dead_ratio', 'p.nonzero_params',
-    ])
-    .where('o.sweep_id', '=', sweepId)
-    .orderBy('o.run_index')
-    .orderBy('p.step')
-    .orderBy('m.metric')
-    .execute();
-  return rows as PointRow[];
-}
-
-function csvField(v: string | number | boolean | null): string {
-  if (v === null || v === undefined) return '';
-  const s = typeof v === 'number' ? (Number.isFinite(v) ? String(v) : '') : String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-/** RFC 4180 CSV with a header line; empty cells for nulls. */
-export function pointsCsv(rows: PointRow[]): string {
-  const lines = [POINT_COLUMNS.join(',')];
-  for (const r of rows) lines.push(POINT_COLUMNS.map((c) => csvField(r[c])).join(','));
-  return `${lines.join('\n')}\n`;
-}
-
-export interface SweepOutputs {
-  dir: string;
-  /** Files written, relative to `dir`. */
-  files: string[];
-  completedRuns: number;
-  points: number;
-  fits: number;
-  /** Why there is no report (no completed run), else absent. */
-  note?: string;
-}
-
-/**
- * Writes into `dir` what `sparsity report <sweepId> --out dir` writes (the same calls in the same
- * order: loadSweepData, fitSweepData, storeFits, runProvenance, renderReport), plus fits.json (the
- * stored fits, as `sparsity fit --json` prints them) and points.csv (sweepPoints). A sweep with no
- * completed run gets points.csv and an empty fits.json, no report. `workers`: fit threads.
- */
-export async function writeSweepOutputs(db: Db, sweepId: string, dir: string, opts: { workers?: number; log?: (m: string) => void } = {}): Promise<SweepOutputs> {
-  mkdirSync(dir, { recursive: true });
-  const files: string[] = [];
-  const data = await loadSweepData(db, sweepId);
-  let stored: StoredFit[] = [];
-  let note: string | undefined;
-  if (data.runs.length > 0) {
-    opts.log?.(`${sweepId}: fitting ${data.runs.length} runs ...`);
-    const fits = await fitSweepData(data, { workers: opts.workers ?? 2 });
-    stored = await storeFits(db, sweepId, fits);
-    const provenance = (await runProvenance(db, sweepId)).map((r) => ({ ...r, device: deviceLabel(r.device) }));
-    const report = await renderReport({ ...reportInput(data, fits), provenance }, dir);
-    files.push(...report.files.map((f) => path.relative(dir, path.resolve(dir, f))));
-  } else note = `sweep ${sweepId} has no completed runs to report`;
-  writeFileSync(path.join(dir, 'fits.json'), `${JSON.stringify(stored)}\n`);
-  const rows = await sweepPoints(db, sweepId);
-  writeFileSync(path.join(dir, 'points.csv'), pointsCsv(rows));
-  files.push('fits.json', 'points.csv');
-  return { dir, files, completedRuns: data.runs.length, points: rows.length, fits: stored.length, ...(note ? { note } : {}) };
-}
-
 /**
  * Packs `dir` into the gzipped tar `archive` (`tar`, present on any Linux host): a device hands back
  * at most a few files, and a study's reports are dozens. Returns null when it worked, else why not.
@@ -215,8 +129,12 @@ export interface StudyResult {
 }
 
 export interface StudyOptions {
-  gpus: number[];
-  slotsPerGpu: number;
+  /** Training slots (processes) on this host. */
+  slots: number;
+  /** Extra environment of slot i (a GPU slot's CUDA_VISIBLE_DEVICES, memory growth, JIT cache). */
+  slotEnv?: (slot: number) => Record<string, string>;
+  /** The slots' backend; default tensorflow (native, installed on first use). */
+  backend?: BackendName;
   stateDir: string;
   /** Wall-clock budget of the whole study: training, cancelling, fitting, reports. */
   budgetMs: number;
@@ -255,7 +173,7 @@ export async function trainStudy(study: StudyFile[], o: StudyOptions): Promise<S
   const t0 = Date.now();
   const deadline = t0 + o.budgetMs;
   const trainUntil = deadline - studyReserveMs(o.budgetMs);
-  const slots = o.gpus.length * o.slotsPerGpu;
+  const { slots } = o;
   const queue = study[0].spec.taskQueue;
   const sweeps: (StudySweep & { spec: SweepSpec; submittedAt?: number; endedAt?: number; last?: SweepStatusReport; writing?: Promise<void> })[] = study.map((s) => ({
     file: s.file,
@@ -271,9 +189,9 @@ export async function trainStudy(study: StudyFile[], o: StudyOptions): Promise<S
   const workers = startLocalWorkers(stack.endpoints, {
     taskQueue: queue,
     slots,
-    backend: 'tensorflow',
+    backend: o.backend ?? 'tensorflow',
     checkpointStore: `file://${path.resolve(o.stateDir, 'checkpoints')}`,
-    slotEnv: (slot) => ({ SPARSITY_HOME: o.stateDir, ...gpuSlotEnv(o.gpus[slot % o.gpus.length], o.stateDir) }),
+    slotEnv: (slot) => ({ SPARSITY_HOME: o.stateDir, ...(o.slotEnv?.(slot) ?? {}) }),
   });
   const db = connect(stack.endpoints.databaseUrl, { max: 4 });
   const client = await connectClient(stack.endpoints);
