@@ -4,7 +4,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type LogEntry, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { BackendName, EnginePaths } from '../engine/types';
 import { connect, migrateToLatest, type Db } from '../db/connect';
@@ -61,7 +61,17 @@ function installRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger((process.env.SPARSITY_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN') });
+    // To stderr: stdout carries a command's result (`study --json`, `bench gpu`), never log lines.
+    const toStderr = (e: LogEntry) => {
+      let meta = '';
+      try {
+        meta = e.meta ? ` ${JSON.stringify(e.meta, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}` : '';
+      } catch {
+        /* unserialisable meta: the message alone */
+      }
+      process.stderr.write(`${new Date(Number(e.timestampNanos / 1_000_000n)).toISOString()} [${e.level}] ${e.message}${meta}\n`);
+    };
+    Runtime.install({ logger: new DefaultLogger((process.env.SPARSITY_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN', toStderr) });
   } catch {
     /* already installed by the embedding program */
   }
@@ -211,7 +221,8 @@ export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
         // A GPU slot's own environment (stack/gpuPlan.ts gpuSlotEnv: CUDA_VISIBLE_DEVICES, ...).
         ...opts.slotEnv?.(slot),
       },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // The slot's stdout to our stderr: our stdout is the command's result.
+      stdio: ['ignore', 2, 'inherit', 'ipc'],
     });
     child.once('exit', (code, signal) => {
       if (stopping) return;
