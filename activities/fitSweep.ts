@@ -6,7 +6,7 @@ import type { Db } from '../db/connect';
 import { loadSweepData, storeFits, type StoredFit } from '../db/fits';
 
 export function createFitSweep(db: Db) {
-  return async function fitSweep(input: { sweepId: string }): Promise<StoredFit[]> {
+  return async function fitSweep(input: { sweepId: string; curveFrom?: number }): Promise<StoredFit[]> {
     let heartbeat: (d: string) => void = () => undefined;
     try {
       const ctx = Context.current();
@@ -18,7 +18,7 @@ export function createFitSweep(db: Db) {
     // Fits run in worker threads so this process keeps serving workflow tasks and heartbeats.
     const beat = setInterval(() => heartbeat('fitting'), 5000);
     try {
-      const fits = await fitSweepData(data, { onProgress: heartbeat, workers: 2 });
+      const fits = await fitSweepData(data, { onProgress: heartbeat, workers: 2, curveFrom: input.curveFrom });
       return await storeFits(db, input.sweepId, fits);
     } finally {
       clearInterval(beat);

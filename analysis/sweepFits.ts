@@ -107,6 +107,12 @@ export interface SweepFitOptions {
   sparseStarts?: number;
   /** Called between fits (activities heartbeat here). */
   onProgress?: (done: string) => void;
+  /**
+   * Curve laws only: use a run's eval points from this fraction of its training steps on (default 0,
+   * every point). The Sparsing Law's curves describe training after the transient from initialisation
+   * (its first checkpoints are billions of tokens in); a short run's first points are that transient.
+   */
+  curveFrom?: number;
 }
 
 const RELU_FAMILY = new Set(['relu', 'relu2']);
@@ -168,14 +174,19 @@ export async function fitSweepData(data: SweepData, opts: SweepFitOptions = {}):
 
   // 1. Activation ratio against tokens, per group of replicate seeds.
   for (const g of groupRunsByConfig(data.runs, configOf, CURVE_POOLED)) {
-    const pts = g.members.flatMap((r) => pointsOf.get(r.id) ?? []).filter((p) => p.activationRatio !== null);
+    const from = opts.curveFrom ?? 0;
+    const pts = g.members.flatMap((r) => {
+      const own = pointsOf.get(r.id) ?? [];
+      const steps = (r.config as { training?: { steps?: number } } | undefined)?.training?.steps ?? own.at(-1)?.step ?? 0;
+      return own.filter((p) => p.step >= from * steps);
+    }).filter((p) => p.activationRatio !== null);
     if (pts.length === 0) continue;
     const law = curveLawFor(g.members[0].activation);
     const result = await fitCurve(law, pts.map((p) => p.tokens * xScale), pts.map((p) => p.activationRatio as number), curveOpts);
     const seeds = new Set(g.members.map((r) => r.seed)).size;
     fits.push({
       law, groupKey: g.key, runIds: g.members.map((r) => r.id), xScale, result,
-      note: `x = tokens × ${scaleText(xScale)}; ${pts.length} eval points of ${g.members.length} run(s)${seeds > 1 ? ` (${seeds} seeds pooled)` : ''}; bootstrap resamples points`,
+      note: `x = tokens × ${scaleText(xScale)}; ${pts.length} eval points of ${g.members.length} run(s)${from > 0 ? ` from ${+(from * 100).toFixed(1)}% of training on` : ''}${seeds > 1 ? ` (${seeds} seeds pooled)` : ''}; bootstrap resamples points`,
     });
     opts.onProgress?.(`${law} ${g.key}`);
   }

@@ -55,15 +55,23 @@ export function makeOutputDir(dir: string, flag: string): void {
   }
 }
 
+/** `--curve-from`: a fraction of each run's steps in [0, 1). */
+function curveFromArg(text: string): number {
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v) || v < 0 || v >= 1) throw new UsageError(`--curve-from: a fraction of each run's steps in [0, 1), e.g. 0.25 (got ${JSON.stringify(text)})`);
+  return v;
+}
+
 export function registerAnalysisCommands(program: Command, ctx: CommandContext): void {
   program
     .command('fit <sweepId>')
     .description("fit every applicable law to a sweep's stored runs and store the results in `fits`")
+    .option('--curve-from <fraction>', "curve laws: each run's points from this fraction of its steps on (skip the transient from initialisation; default 0)", curveFromArg)
     .option('--json', 'one line of JSON on stdout')
-    .action(async (sweepId: string, o: { json?: boolean }) => {
+    .action(async (sweepId: string, o: { json?: boolean; curveFrom?: number }) => {
       await ctx.withServices({ temporal: false }, async ({ db }) => {
         await requireSweep(db, sweepId);
-        const fits = await createFitSweep(db)({ sweepId });
+        const fits = await createFitSweep(db)({ sweepId, curveFrom: o.curveFrom });
         if (o.json) ctx.out(fits);
         else if (fits.length === 0) ctx.out('no law has enough completed runs to fit');
         else {
@@ -143,14 +151,15 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .command('report <sweepId>')
     .description('write an HTML report with SVG and PNG charts of a sweep, with its fits (fits.json) and every eval point (points.csv)')
     .requiredOption('--out <dir>', 'output directory')
+    .option('--curve-from <fraction>', "curve laws: each run's points from this fraction of its steps on (as `fit --curve-from`)", curveFromArg)
     .option('--json', 'one line of JSON on stdout')
-    .action(async (sweepId: string, o: { out: string; json?: boolean }) => {
+    .action(async (sweepId: string, o: { out: string; json?: boolean; curveFrom?: number }) => {
       // Checked before any fitting: a bad --out must not cost the minutes the fits take.
       makeOutputDir(o.out, '--out');
       await ctx.withServices({ temporal: false }, async ({ db }) => {
         await requireSweep(db, sweepId);
         const { writeSweepOutputs } = await import('../client/sweepOutputs');
-        const r = await writeSweepOutputs(db, sweepId, o.out, { log: ctx.err, requireRuns: true });
+        const r = await writeSweepOutputs(db, sweepId, o.out, { log: ctx.err, requireRuns: true, curveFrom: o.curveFrom });
         if (o.json) ctx.out({ sweepId, out: path.resolve(o.out), files: r.files });
         else ctx.out(path.resolve(o.out, 'index.html'));
       });

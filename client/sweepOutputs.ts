@@ -80,7 +80,7 @@ export async function writeSweepOutputs(
   db: Db,
   sweepId: string,
   dir: string,
-  opts: { workers?: number; log?: (m: string) => void; requireRuns?: boolean } = {},
+  opts: { workers?: number; log?: (m: string) => void; requireRuns?: boolean; curveFrom?: number } = {},
 ): Promise<SweepOutputs> {
   const data = await loadSweepData(db, sweepId);
   if (opts.requireRuns && data.runs.length === 0) throw new UsageError(`sweep ${sweepId} has no completed runs to report`);
@@ -90,7 +90,7 @@ export async function writeSweepOutputs(
   let note: string | undefined;
   if (data.runs.length > 0) {
     opts.log?.(`${sweepId}: fitting ${data.runs.length} runs ...`);
-    const fits = await fitSweepData(data, { workers: opts.workers ?? 2 });
+    const fits = await fitSweepData(data, { workers: opts.workers ?? 2, curveFrom: opts.curveFrom });
     stored = await storeFits(db, sweepId, fits);
     const provenance = (await runProvenance(db, sweepId)).map((r) => ({ ...r, device: deviceLabel(r.device) }));
     const report = await renderReport({ ...reportInput(data, fits), provenance }, dir);

@@ -99,3 +99,24 @@ test('a sweep of dense and pruned runs gets the Journey Matters comparison, nami
   assert.equal(rows[3].status, 'ok');
   assert.match(rows[3].note ?? '', /best by held-out error .*: N=N̄/);
 });
+
+test('curveFrom: curve laws use each run\'s points from that fraction of its steps on (the transient from initialisation left out)', async () => {
+  // A ReLU curve that rises for the first 20% of training (the transient), then falls to a limit: fitted
+  // whole, the falling law cannot follow it; from 25% on, it is the law's shape.
+  const u = rng(9);
+  const runs: SweepRun[] = [{ id: 'r', label: 'r', activation: 'relu', dModel: 64, nLayers: 2, pruning: 'dense', seed: 0, linearParams: 1e5, avgNonzeroParams: 1e5, finalSparsity: 0, config: config({ steps: 1000, finalSparsity: 0 }) }];
+  const points: SweepPoint[] = Array.from({ length: 40 }, (_, i) => {
+    const step = (i + 1) * 25;
+    const t = step * 1000;
+    const ratio = step < 200 ? 0.02 + 0.1 * (step / 200) : 0.08 + 0.1 * Math.exp(-((t / 2e5) ** 0.8)) + 0.001 * gaussian(u);
+    return { runId: 'r', step, tokens: t, activationRatio: ratio, valLoss: 2, nonzeroParams: 1e5 };
+  });
+  const data: SweepData = { sweepId: 'c', metric: 'ppl-1%', runs, points };
+  const whole = (await fitSweepData(data, { bootstrap: 0, workers: 1, chinchillaStarts: STARTS })).fits.find((f) => f.law === 'relu-logspace');
+  const late = (await fitSweepData(data, { bootstrap: 0, workers: 1, chinchillaStarts: STARTS, curveFrom: 0.25 })).fits.find((f) => f.law === 'relu-logspace');
+  assert.equal(whole?.result.n, 40);
+  assert.equal(late?.result.n, 31, 'steps 250..1000');
+  assert.match(late?.note ?? '', /31 eval points of 1 run\(s\) from 25% of training on/);
+  assert.ok((late?.result.r2 ?? 0) > 0.9, `R² ${late?.result.r2}`);
+  assert.ok((late?.result.r2 ?? 0) > (whole?.result.r2 ?? 1), 'the transient is what the whole-run fit cannot follow');
+});
