@@ -113,6 +113,8 @@ export interface BenchGpuOptions {
   studyArchive?: string;
   /** Training processes per GPU for the study (default STUDY_SLOTS_PER_GPU). */
   studySlotsPerGpu?: number;
+  /** The study's curve fits from this fraction of each run's steps on (`report --curve-from`). */
+  studyCurveFrom?: number;
   /** Skip what the study does not need: the PyTorch install, the 2-run sweep, the benchmark. */
   studyOnly?: boolean;
   /** Called with the result so far just before the study starts (the CLI saves the check's line then). */
@@ -252,7 +254,7 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
   const studyOut = path.resolve(opts.studyOut ?? path.join(stateDir, 'studies'));
   const studyArchive = opts.studyArchive ? path.resolve(opts.studyArchive) : null;
   if (opts.study === undefined) {
-    const stray = [['--study-budget', opts.studyBudgetSeconds], ['--study-out', opts.studyOut], ['--study-archive', opts.studyArchive], ['--study-slots-per-gpu', opts.studySlotsPerGpu], ['--study-only', opts.studyOnly]].find(([, v]) => v !== undefined && v !== false);
+    const stray = [['--study-budget', opts.studyBudgetSeconds], ['--study-out', opts.studyOut], ['--study-archive', opts.studyArchive], ['--study-slots-per-gpu', opts.studySlotsPerGpu], ['--study-only', opts.studyOnly], ['--study-curve-from', opts.studyCurveFrom]].find(([, v]) => v !== undefined && v !== false);
     if (stray) {
       result.refused = `${stray[0]} needs --study <sweep files>`;
       return done();
@@ -392,7 +394,7 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
       log(`study: ${study.length} sweep${study.length > 1 ? 's' : ''} (${study.map((x) => x.spec.name).join(', ')}) on GPU${gpus.length > 1 ? 's' : ''} ${gpus.join(',')}, ${slotsPerGpu} slot${slotsPerGpu > 1 ? 's' : ''} each, ${studyBudgetS} s; state in ${stateDir}, outputs in ${studyOut} …`);
       const budgetMs = studyBudgetS * 1000;
       // trainStudy keeps to the budget itself; this limit only catches a stack that never answers.
-      const r = await withLimit(budgetMs + 120_000, (signal) => trainStudy(study, { slots: gpus.length * slotsPerGpu, slotEnv: (slot) => gpuSlotEnv(gpus[slot % gpus.length], stateDir), stateDir, budgetMs, outDir: studyOut, archive: studyArchive ?? undefined, log, signal }));
+      const r = await withLimit(budgetMs + 120_000, (signal) => trainStudy(study, { curveFrom: opts.studyCurveFrom, slots: gpus.length * slotsPerGpu, slotEnv: (slot) => gpuSlotEnv(gpus[slot % gpus.length], stateDir), stateDir, budgetMs, outDir: studyOut, archive: studyArchive ?? undefined, log, signal }));
       const seconds = (performance.now() - ts) / 1000;
       if (r.ok) {
         const { sweeps, budgetRanOut } = r.value;

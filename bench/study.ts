@@ -133,6 +133,8 @@ export interface StudyOptions {
   slots: number;
   /** Extra environment of slot i (a GPU slot's CUDA_VISIBLE_DEVICES, memory growth, JIT cache). */
   slotEnv?: (slot: number) => Record<string, string>;
+  /** Curve laws in the reports: each run's points from this fraction of its steps on (`report --curve-from`). */
+  curveFrom?: number;
   /** The slots' backend; default tensorflow (native, installed on first use). */
   backend?: BackendName;
   stateDir: string;
@@ -204,7 +206,7 @@ export async function trainStudy(study: StudyFile[], o: StudyOptions): Promise<S
     const dir = path.join(o.outDir, s.name);
     s.writing = writes = writes.then(async () => {
       try {
-        await writeSweepOutputs(db, id, dir, { workers: fitWorkers, log: o.log });
+        await writeSweepOutputs(db, id, dir, { workers: fitWorkers, log: o.log, curveFrom: o.curveFrom });
         s.out = dir;
         o.log(`${s.name}: outputs in ${dir}`);
         if (o.archive) {

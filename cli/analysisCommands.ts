@@ -171,10 +171,11 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .requiredOption('--out <dir>', 'one folder per sweep is written here')
     .option('--slots <n>', 'training slots (processes)', ctx.intArg('--slots'), 2)
     .option('--budget <s>', 'wall-clock seconds for training, fitting and reports; what is still training then is cancelled and reported as it stands', ctx.intArg('--budget'), 5400)
+    .option('--curve-from <fraction>', "curve fits in the reports from this fraction of each run's steps on (as `report --curve-from`)", curveFromArg)
     .addOption(new Option('--backend <b>', 'the slots\' backend (default: tensorflow, installed on first use)').choices(BACKENDS))
     .option('--json', 'one line of JSON on stdout')
     .addHelpText('after', '\n<sweepFiles>: a folder (every *.yaml in it, by name) or a comma-separated list; the sweeps go in in that order.\nState (Temporal, Postgres, checkpoints) is kept in $SPARSITY_HOME: `sparsity status|runs|sql` read it afterwards. Refused while `sparsity dev` runs on it.')
-    .action(async (files: string, o: { out: string; slots: number; budget: number; backend?: BackendName; json?: boolean }) => {
+    .action(async (files: string, o: { out: string; slots: number; budget: number; backend?: BackendName; json?: boolean; curveFrom?: number }) => {
       const { readStudyFiles, trainStudy } = await import('../bench/study');
       const study = readStudyFiles(files);
       makeOutputDir(o.out, '--out');
@@ -183,7 +184,7 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
       const stateDir = sparsityHome(process.env);
       if (readEmbeddedEndpoints(stateDir)) throw new UsageError(`a sparsity dev stack is already running for ${stateDir}: submit the sweeps to it (sparsity submit), or stop it first`);
       await prepareNativeBackend({ flag: o.backend });
-      const r = await trainStudy(study, { slots: o.slots, backend: o.backend, stateDir, budgetMs: o.budget * 1000, outDir: o.out, log: ctx.err });
+      const r = await trainStudy(study, { curveFrom: o.curveFrom, slots: o.slots, backend: o.backend, stateDir, budgetMs: o.budget * 1000, outDir: o.out, log: ctx.err });
       if (o.json) ctx.out(r);
       else for (const s of r.sweeps) ctx.out(`${s.name.padEnd(28)} ${s.status.padEnd(13)} ${s.completed}/${s.total} runs  ${s.seconds.toFixed(0)} s  ${s.out ?? s.outError ?? ''}`);
       if (r.budgetRanOut || r.sweeps.some((s) => s.status !== 'completed')) process.exitCode = 1;
@@ -237,12 +238,13 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .option('--study-out <dir>', "one folder per sweep: report (as `sparsity report`), fits.json (as `sparsity fit --json`), points.csv (default: <dir of --out>/studies, else $SPARSITY_HOME/studies)")
     .option('--study-archive <file>', '.tar.gz of --study-out, re-packed after each sweep (a device hands back only a few files)')
     .option('--study-slots-per-gpu <n>', 'training processes sharing each GPU in the study (default 4)', ctx.intArg('--study-slots-per-gpu'))
+    .option('--study-curve-from <fraction>', "the study's curve fits from this fraction of each run's steps on (as `report --curve-from`)", curveFromArg)
     .option('--study-only', 'keep of the check only what the study needs: GPU backend install and device check (no PyTorch, no 2-run sweep, no benchmark)')
     .addHelpText(
       'after',
       '\nExamples:\n  $ sparsity bench gpu --out bench-gpu.json\n  $ sparsity bench gpu --study-only --study examples/studies/gpu --study-budget 360 --out out/bench-gpu.json --study-archive out/studies.tar.gz\n  $ sparsity bench gpu --dry-run --study examples/studies/gpu/sparsing-law.yaml,examples/studies/gpu/width-depth.yaml\n\nExit status: 0 every phase passed, 1 a phase failed or ran out of time (the line says which), 2 this host cannot be served (no GPU, driver too old, bad --gpus) or a --study file or flag is wrong.',
     )
-    .action(async (o: { gpus: string; out?: string; dryRun?: boolean; budget: number; steps: number; study?: string; studyBudget?: number; studyOut?: string; studyArchive?: string; studySlotsPerGpu?: number; studyOnly?: boolean }) => {
+    .action(async (o: { gpus: string; out?: string; dryRun?: boolean; budget: number; steps: number; study?: string; studyBudget?: number; studyOut?: string; studyArchive?: string; studySlotsPerGpu?: number; studyOnly?: boolean; studyCurveFrom?: number }) => {
       const { benchGpu, writeResult } = await import('../bench/gpu');
       // The study's outputs go beside the JSON line unless told otherwise: one folder to carry away.
       const studyOut = o.studyOut ?? (o.study !== undefined && o.out ? path.join(path.dirname(o.out), 'studies') : undefined);
@@ -256,6 +258,7 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
         studyOut,
         studyArchive: o.studyArchive,
         studySlotsPerGpu: o.studySlotsPerGpu,
+        studyCurveFrom: o.studyCurveFrom,
         studyOnly: o.studyOnly,
         onPartial: o.out ? (partial) => writeResult(o.out!, partial) : undefined,
         log: (m) => ctx.err(`bench gpu: ${m}`),
