@@ -266,7 +266,9 @@ export function activationVsTokensSpec(input: ReportInput): Spec | null {
     const dashed = unknown.length ? '; dashed: fits not identified or degenerate, no band' : '';
     return { title: `${act}: activation ratio vs tokens (fit ± ${Math.round((input.curveFits?.[0]?.result.ciLevel ?? 0.95) * 100)}% band${dashed})`, width: 380, height: 260, layer: layers };
   });
-  return { hconcat: panels, resolve: { scale: { color: 'independent', y: 'independent' } } } as unknown as Spec;
+  // Side by side up to two activations; more are stacked (three side by side made a 7,000-pixel-wide
+  // image whose legends were cut off).
+  return { [panels.length > 2 ? 'vconcat' : 'hconcat']: panels, resolve: { scale: { color: 'independent', y: 'independent' } } } as unknown as Spec;
 }
 
 const wdFitsOf = (input: ReportInput): ReportGroupFit[] => input.widthDepthFits ?? (input.widthDepthFit ? [{ group: 'width/depth', result: input.widthDepthFit }] : []);
