@@ -140,9 +140,15 @@ export async function ladderSavings(db: Db, sweepId: string): Promise<LadderSavi
   return { branchedRuns: Number(row.branched), stepsTrained: Number(row.trained), stepsFromScratch: Number(row.scratch) };
 }
 
-/** Whether any checkpoint row (a run's own, or a trunk's branch point) still names blob `uri`. */
+/**
+ * Whether any checkpoint row (a run's own, or a trunk's branch point) still names blob `uri`. One
+ * statement, so one snapshot: a branch adopting its branch point moves the reference from
+ * `branch_checkpoints` to `checkpoints` in one transaction, and two statements under READ COMMITTED
+ * could read `checkpoints` before that commit and `branch_checkpoints` after it, see neither, and let
+ * the trunk delete the blob the branch is about to restore (seen once in CI: MissingCheckpoint).
+ */
 export async function blobReferenced(db: Db | Transaction<Database>, uri: string): Promise<boolean> {
-  const own = await db.selectFrom('checkpoints').select('run_id').where('uri', '=', uri).executeTakeFirst();
-  if (own) return true;
-  return (await db.selectFrom('branch_checkpoints').select('trunk_run_id').where('uri', '=', uri).executeTakeFirst()) !== undefined;
+  const r = await sql<{ referenced: boolean }>`select (exists (select 1 from checkpoints where uri = ${uri})
+      or exists (select 1 from branch_checkpoints where uri = ${uri})) as referenced`.execute(db);
+  return r.rows[0]?.referenced === true;
 }

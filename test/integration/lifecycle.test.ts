@@ -205,8 +205,10 @@ describe('retry, reuse and extend (real Temporal + Postgres)', { timeout: 900_00
     const spec = tinySweep({
       name: 'lc-cancel',
       taskQueue,
-      segmentSteps: 1200,
-      training: { steps: 1200, batchSize: 32, evalEvery: 20 },
+      // Long enough that it cannot finish between the cancel and the heartbeat that delivers it (up to
+      // ~8 s at heartbeatTimeout 10): a 1,200-step run did, once, on a busy machine.
+      segmentSteps: 20_000,
+      training: { steps: 20_000, batchSize: 32, evalEvery: 200 },
       measure: { metrics: ['exact'], primary: 'exact' },
       grid: { activation: ['relu'], size: [{ dModel: 32, nLayers: 2 }], pruning: [{ schedule: 'none' }], seed: [0] },
     });
@@ -214,7 +216,7 @@ describe('retry, reuse and extend (real Temporal + Postgres)', { timeout: 900_00
     const runId = runIdOf(sweepId, 0);
     await until('a few points committed', async () => {
       const ck = await stack.db.selectFrom('checkpoints').select('step').where('run_id', '=', runId).executeTakeFirst();
-      return ck && ck.step >= 60;
+      return ck && ck.step >= 600;
     });
     assert.equal((await cancelSweep(stack.db, stack.client, sweepId, 30_000)).status, 'cancelled');
     const cancelled = (await runsOf(sweepId))[0];
@@ -226,7 +228,7 @@ describe('retry, reuse and extend (real Temporal + Postgres)', { timeout: 900_00
       return live === undefined;
     });
     const ck = await stack.db.selectFrom('checkpoints').select('step').where('run_id', '=', runId).executeTakeFirstOrThrow();
-    assert.ok(ck.step >= 60 && ck.step < 1200, `cancelled mid-run, checkpoint at ${ck.step}`);
+    assert.ok(ck.step >= 600 && ck.step < 20_000, `cancelled mid-run, checkpoint at ${ck.step}`);
     const retryStart = new Date();
 
     const r = await runCli(['retry', sweepId, '--cancelled', '--wait', '--json'], env, 300_000);
@@ -236,7 +238,7 @@ describe('retry, reuse and extend (real Temporal + Postgres)', { timeout: 900_00
     assert.equal(done.status, 'completed');
     assert.ok(done.attempts > cancelled.attempts, 'attempts keep counting');
     const points = await stack.db.selectFrom('run_points').select(['step', 'recorded_at']).where('run_id', '=', runId).orderBy('step').execute();
-    assert.deepEqual(points.map((p) => p.step), Array.from({ length: 60 }, (_, i) => (i + 1) * 20), 'every eval point exactly once');
+    assert.deepEqual(points.map((p) => p.step), Array.from({ length: 100 }, (_, i) => (i + 1) * 200), 'every eval point exactly once');
     // Resumed, not restarted: the points up to the checkpoint were not trained again.
     const kept = points.filter((p) => p.step <= ck.step);
     assert.ok(kept.length >= 3 && kept.every((p) => p.recorded_at < retryStart), 'points before the checkpoint kept from the first attempt');
