@@ -38,7 +38,7 @@ import { readEmbeddedEndpoints } from '../stack/endpoints';
 import { startLocalWorkers, startStack } from '../stack/stack';
 import { connectClient } from '../workers/connections';
 import type { EngineJob, EngineRun } from './gpuEngine';
-import { checkOutputDir, readStudyFiles, STUDY_BUDGET_S, STUDY_SLOTS_PER_GPU, trainStudy, type StudyFile, type StudySweep } from './study';
+import { checkOutputDir, readStudyFiles, STUDY_BUDGET_S, STUDY_MIN_BUDGET_S, STUDY_SLOTS_PER_GPU, trainStudy, type StudyFile, type StudySweep } from './study';
 import { runLimited } from './proc';
 import { installTorchCuda, planTorchCuda, torchVenvPlan, torchVenvReady, type TorchVenvPlan } from './torchCuda';
 import { benchTrainCuda, GPU_PEAK_SIZE, type BenchTrainCudaResult } from './trainCuda';
@@ -228,6 +228,40 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
     return result;
   };
 
+  // The study's files and flags, all checked first: before the host, anything installed or trained.
+  let study: StudyFile[] = [];
+  const studyBudgetS = opts.studyBudgetSeconds ?? STUDY_BUDGET_S;
+  const slotsPerGpu = opts.studySlotsPerGpu ?? STUDY_SLOTS_PER_GPU;
+  const studyOut = path.resolve(opts.studyOut ?? path.join(stateDir, 'studies'));
+  const studyArchive = opts.studyArchive ? path.resolve(opts.studyArchive) : null;
+  if (opts.study === undefined) {
+    const stray = [['--study-budget', opts.studyBudgetSeconds], ['--study-out', opts.studyOut], ['--study-archive', opts.studyArchive], ['--study-slots-per-gpu', opts.studySlotsPerGpu], ['--study-only', opts.studyOnly], ['--study-curve-from', opts.studyCurveFrom]].find(([, v]) => v !== undefined && v !== false);
+    if (stray) {
+      result.refused = `${stray[0]} needs --study <sweep files>`;
+      return done();
+    }
+  } else {
+    try {
+      if (!(Number.isFinite(studyBudgetS) && studyBudgetS >= STUDY_MIN_BUDGET_S)) throw new UsageError(`--study-budget must be at least ${STUDY_MIN_BUDGET_S} seconds: ${STUDY_MIN_BUDGET_S / 2} are kept for cancelling, fitting and reports (got ${JSON.stringify(opts.studyBudgetSeconds)})`);
+      if (!(Number.isInteger(slotsPerGpu) && slotsPerGpu >= 1)) throw new UsageError(`--study-slots-per-gpu must be a whole number ≥ 1 (got ${JSON.stringify(opts.studySlotsPerGpu)})`);
+      study = readStudyFiles(opts.study, '--study');
+      checkOutputDir(studyOut, '--study-out');
+      if (studyArchive) {
+        if (!studyArchive.endsWith('.tar.gz') && !studyArchive.endsWith('.tgz')) throw new UsageError(`--study-archive ${opts.studyArchive}: name a .tar.gz file`);
+        if (studyArchive.startsWith(`${studyOut}${path.sep}`)) throw new UsageError(`--study-archive ${opts.studyArchive}: inside --study-out ${studyOut}, it would pack itself`);
+        checkOutputDir(path.dirname(studyArchive), '--study-archive');
+      }
+    } catch (e) {
+      result.refused = (e as Error).message;
+      return done();
+    }
+    // The study keeps its state in the state dir's embedded stack, which `sparsity dev` may hold.
+    if (readEmbeddedEndpoints(stateDir)) {
+      result.refused = `--study: a sparsity dev stack is already running for ${stateDir} (see ${stateDir}/endpoints.json); submit the sweep to it instead`;
+      return done();
+    }
+  }
+
   // 1. The host and the plan. Anything wrong here is the host's to fix: refuse, exit 2.
   let smi: NvidiaSmiReport | null;
   let gpus: number[];
@@ -247,39 +281,6 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
   const { tensorflow, cuda, cudnn, wheels, libDir, installDir } = backendPlan;
   result.plan.backend = { tensorflow, cuda, cudnn, wheels, libDir, installDir };
   result.plan.torch = { version: torchPlan.build.torch, cuda: torchPlan.build.cuda, venv: torchPlan.venv, pipArgs: torchPlan.pipArgs, ready: torchVenvReady(torchPlan) };
-  // The study's files and flags, all checked before anything is installed or trained.
-  let study: StudyFile[] = [];
-  const studyBudgetS = opts.studyBudgetSeconds ?? STUDY_BUDGET_S;
-  const slotsPerGpu = opts.studySlotsPerGpu ?? STUDY_SLOTS_PER_GPU;
-  const studyOut = path.resolve(opts.studyOut ?? path.join(stateDir, 'studies'));
-  const studyArchive = opts.studyArchive ? path.resolve(opts.studyArchive) : null;
-  if (opts.study === undefined) {
-    const stray = [['--study-budget', opts.studyBudgetSeconds], ['--study-out', opts.studyOut], ['--study-archive', opts.studyArchive], ['--study-slots-per-gpu', opts.studySlotsPerGpu], ['--study-only', opts.studyOnly], ['--study-curve-from', opts.studyCurveFrom]].find(([, v]) => v !== undefined && v !== false);
-    if (stray) {
-      result.refused = `${stray[0]} needs --study <sweep files>`;
-      return done();
-    }
-  } else {
-    try {
-      if (!(Number.isFinite(studyBudgetS) && studyBudgetS > 0)) throw new UsageError(`--study-budget must be a positive number of seconds (got ${JSON.stringify(opts.studyBudgetSeconds)})`);
-      if (!(Number.isInteger(slotsPerGpu) && slotsPerGpu >= 1)) throw new UsageError(`--study-slots-per-gpu must be a whole number ≥ 1 (got ${JSON.stringify(opts.studySlotsPerGpu)})`);
-      study = readStudyFiles(opts.study);
-      checkOutputDir(studyOut, '--study-out');
-      if (studyArchive) {
-        if (!studyArchive.endsWith('.tar.gz') && !studyArchive.endsWith('.tgz')) throw new UsageError(`--study-archive ${opts.studyArchive}: name a .tar.gz file`);
-        if (studyArchive.startsWith(`${studyOut}${path.sep}`)) throw new UsageError(`--study-archive ${opts.studyArchive}: inside --study-out ${studyOut}, it would pack itself`);
-        checkOutputDir(path.dirname(studyArchive), '--study-archive');
-      }
-    } catch (e) {
-      result.refused = (e as Error).message;
-      return done();
-    }
-    // The study keeps its state in the state dir's embedded stack, which `sparsity dev` may hold.
-    if (readEmbeddedEndpoints(stateDir)) {
-      result.refused = `--study: a sparsity dev stack is already running for ${stateDir} (see ${stateDir}/endpoints.json); submit the sweep to it instead`;
-      return done();
-    }
-  }
   const studyPhase = (sweeps: StudySweep[], budgetRanOut = false): StudyPhase => ({ sweeps, out: studyOut, archive: studyArchive, slots: gpus!.length * slotsPerGpu, budgetSeconds: studyBudgetS, budgetRanOut });
 
   if (opts.dryRun) {

@@ -28,6 +28,8 @@ export const STUDY_BUDGET_S = 360;
  * on its own core, memory growth on) train more in the same minutes than one.
  */
 export const STUDY_SLOTS_PER_GPU = 4;
+/** The least budget a study accepts: its reserve (studyReserveMs, ≥ 30 s) must leave time to train. */
+export const STUDY_MIN_BUDGET_S = 60;
 
 export interface StudyFile {
   file: string;
@@ -40,7 +42,7 @@ export interface StudyFile {
  * naming it (and the field). The sweeps share the GPU slots, so they must share a task queue, and
  * their names (the output folders) must differ.
  */
-export function readStudyFiles(arg: string): StudyFile[] {
+export function readStudyFiles(arg: string, flag: string): StudyFile[] {
   const trimmed = arg.trim();
   let files: string[];
   if (trimmed !== '' && !trimmed.includes(',') && existsSync(trimmed) && statSync(trimmed).isDirectory()) {
@@ -48,10 +50,10 @@ export function readStudyFiles(arg: string): StudyFile[] {
       .filter((f) => f.endsWith('.yaml'))
       .sort()
       .map((f) => path.join(trimmed, f));
-    if (files.length === 0) throw new UsageError(`--study ${arg}: the directory holds no *.yaml sweep file`);
+    if (files.length === 0) throw new UsageError(`${flag} ${arg}: the directory holds no *.yaml sweep file`);
   } else {
     files = trimmed.split(',').map((f) => f.trim()).filter((f) => f !== '');
-    if (files.length === 0) throw new UsageError(`--study ${JSON.stringify(arg)}: no sweep file named`);
+    if (files.length === 0) throw new UsageError(`${flag} ${JSON.stringify(arg)}: no sweep file named`);
   }
   const study = files.map((file) => ({ file, spec: readSweepFile(file) }));
   const [first] = study;
@@ -59,11 +61,11 @@ export function readStudyFiles(arg: string): StudyFile[] {
   for (const s of study) {
     if (s.spec.taskQueue !== first.spec.taskQueue) {
       throw new UsageError(
-        `--study: ${s.file}: taskQueue ${JSON.stringify(s.spec.taskQueue)} differs from ${first.file}'s ${JSON.stringify(first.spec.taskQueue)}; the study's sweeps share the GPU slots, which serve one queue`,
+        `${flag}: ${s.file}: taskQueue ${JSON.stringify(s.spec.taskQueue)} differs from ${first.file}'s ${JSON.stringify(first.spec.taskQueue)}; the study's sweeps share the GPU slots, which serve one queue`,
       );
     }
     const other = names.get(s.spec.name);
-    if (other !== undefined) throw new UsageError(`--study: ${s.file}: name ${JSON.stringify(s.spec.name)} repeats ${other}'s (each sweep's outputs go to a folder of its name)`);
+    if (other !== undefined) throw new UsageError(`${flag}: ${s.file}: name ${JSON.stringify(s.spec.name)} repeats ${other}'s (each sweep's outputs go to a folder of its name)`);
     names.set(s.spec.name, s.file);
   }
   return study;

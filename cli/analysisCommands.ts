@@ -55,12 +55,13 @@ export function makeOutputDir(dir: string, flag: string): void {
   }
 }
 
-/** `--curve-from`: a fraction of each run's steps in [0, 1). */
-function curveFromArg(text: string): number {
+/** `--curve-from` (or `flag`): a fraction of each run's steps in [0, 1). */
+const curveFromFlag = (flag: string) => (text: string): number => {
   const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v) || v < 0 || v >= 1) throw new UsageError(`--curve-from: a fraction of each run's steps in [0, 1), e.g. 0.25 (got ${JSON.stringify(text)})`);
+  if (text.trim() === '' || !Number.isFinite(v) || v < 0 || v >= 1) throw new UsageError(`${flag}: a fraction of each run's steps in [0, 1), e.g. 0.25 (got ${JSON.stringify(text)})`);
   return v;
-}
+};
+const curveFromArg = curveFromFlag('--curve-from');
 
 export function registerAnalysisCommands(program: Command, ctx: CommandContext): void {
   program
@@ -176,8 +177,10 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .option('--json', 'one line of JSON on stdout')
     .addHelpText('after', '\n<sweepFiles>: a folder (every *.yaml in it, by name) or a comma-separated list; the sweeps go in in that order.\nState (Temporal, Postgres, checkpoints) is kept in $SPARSITY_HOME: `sparsity status|runs|sql` read it afterwards. Refused while `sparsity dev` runs on it.')
     .action(async (files: string, o: { out: string; slots: number; budget: number; backend?: BackendName; json?: boolean; curveFrom?: number }) => {
-      const { readStudyFiles, trainStudy } = await import('../bench/study');
-      const study = readStudyFiles(files);
+      const { readStudyFiles, trainStudy, STUDY_MIN_BUDGET_S } = await import('../bench/study');
+      if (o.slots < 1) throw new UsageError(`--slots must be at least 1 (got ${o.slots})`);
+      if (o.budget < STUDY_MIN_BUDGET_S) throw new UsageError(`--budget must be at least ${STUDY_MIN_BUDGET_S} seconds: ${STUDY_MIN_BUDGET_S / 2} are kept for cancelling, fitting and reports (got ${o.budget})`);
+      const study = readStudyFiles(files, '<sweepFiles>');
       makeOutputDir(o.out, '--out');
       const { sparsityHome } = await import('../stack/paths');
       const { readEmbeddedEndpoints } = await import('../stack/endpoints');
@@ -238,13 +241,14 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .option('--study-out <dir>', "one folder per sweep: report (as `sparsity report`), fits.json (as `sparsity fit --json`), points.csv (default: <dir of --out>/studies, else $SPARSITY_HOME/studies)")
     .option('--study-archive <file>', '.tar.gz of --study-out, re-packed after each sweep (a device hands back only a few files)')
     .option('--study-slots-per-gpu <n>', 'training processes sharing each GPU in the study (default 4)', ctx.intArg('--study-slots-per-gpu'))
-    .option('--study-curve-from <fraction>', "the study's curve fits from this fraction of each run's steps on (as `report --curve-from`)", curveFromArg)
+    .option('--study-curve-from <fraction>', "the study's curve fits from this fraction of each run's steps on (as `report --curve-from`)", curveFromFlag('--study-curve-from'))
     .option('--study-only', 'keep of the check only what the study needs: GPU backend install and device check (no PyTorch, no 2-run sweep, no benchmark)')
     .addHelpText(
       'after',
       '\nExamples:\n  $ sparsity bench gpu --out bench-gpu.json\n  $ sparsity bench gpu --study-only --study examples/studies/gpu --study-budget 360 --out out/bench-gpu.json --study-archive out/studies.tar.gz\n  $ sparsity bench gpu --dry-run --study examples/studies/gpu/sparsing-law.yaml,examples/studies/gpu/width-depth.yaml\n\nExit status: 0 every phase passed, 1 a phase failed or ran out of time (the line says which), 2 this host cannot be served (no GPU, driver too old, bad --gpus) or a --study file or flag is wrong.',
     )
     .action(async (o: { gpus: string; out?: string; dryRun?: boolean; budget: number; steps: number; study?: string; studyBudget?: number; studyOut?: string; studyArchive?: string; studySlotsPerGpu?: number; studyOnly?: boolean; studyCurveFrom?: number }) => {
+      if (o.out && existsSync(o.out) && statSync(o.out).isDirectory()) throw new UsageError(`--out ${o.out}: a directory; name the file for the JSON line, e.g. ${path.join(o.out, 'bench-gpu.json')}`);
       const { benchGpu, writeResult } = await import('../bench/gpu');
       // The study's outputs go beside the JSON line unless told otherwise: one folder to carry away.
       const studyOut = o.studyOut ?? (o.study !== undefined && o.out ? path.join(path.dirname(o.out), 'studies') : undefined);

@@ -3,7 +3,7 @@
 //   <dir>/fits.json                  the stored fits, as `sparsity fit --json` prints them
 //   <dir>/points.csv                 every stored eval point, one row per (run, step, metric)
 // Used by `sparsity report`, `sparsity study` and `bench gpu --study`.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Db } from '../db/connect';
 import { loadSweepData, storeFits, type StoredFit } from '../db/fits';
@@ -58,6 +58,21 @@ export function pointsCsv(rows: PointRow[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Files renderReport writes (analysis/report.ts), removed when a sweep has no report to replace them. */
+const REPORT_FILE = /^(report\.json|[a-z-]+\.(svg|png))$/;
+
+function rowsNote(rows: PointRow[]): string {
+  const runs = new Map<string, string>();
+  const points = new Set<string>();
+  for (const r of rows) {
+    runs.set(String(r.run_id), String(r.status));
+    points.add(`${String(r.run_id)}@${String(r.step)}`);
+  }
+  const byStatus = [...runs.values()].reduce<Record<string, number>>((m, st) => ({ ...m, [st]: (m[st] ?? 0) + 1 }), {});
+  const parts = Object.entries(byStatus).map(([st, n]) => `${n} ${st}`);
+  return runs.size === 0 ? 'no run stored a point' : `${points.size} eval points of ${runs.size} runs (${parts.join(', ')})`;
+}
+
 export interface SweepOutputs {
   dir: string;
   /** Files written, relative to `dir`. */
@@ -95,7 +110,16 @@ export async function writeSweepOutputs(
     const provenance = (await runProvenance(db, sweepId)).map((r) => ({ ...r, device: deviceLabel(r.device) }));
     const report = await renderReport({ ...reportInput(data, fits), provenance }, dir);
     files.push(...report.files.map((f) => path.relative(dir, path.resolve(dir, f))));
-  } else note = `sweep ${sweepId} has no completed runs to report`;
+  } else {
+    note = `sweep ${sweepId} has no completed runs to report`;
+    // Replaces a report an earlier sweep may have left in this folder, and says why there is none.
+    for (const f of readdirSync(dir)) if (REPORT_FILE.test(f)) rmSync(path.join(dir, f), { force: true });
+    writeFileSync(
+      path.join(dir, 'index.html'),
+      `<!doctype html><meta charset="utf-8"><title>${sweepId}</title><p>Sweep <code>${sweepId}</code> has no completed runs, so there is no report: ${rowsNote(await sweepPoints(db, sweepId))}. Its stored points are in <a href="points.csv">points.csv</a>.</p>\n`,
+    );
+    files.push('index.html');
+  }
   writeFileSync(path.join(dir, 'fits.json'), `${JSON.stringify(stored)}\n`);
   const rows = await sweepPoints(db, sweepId);
   writeFileSync(path.join(dir, 'points.csv'), pointsCsv(rows));

@@ -3,6 +3,7 @@
 import { JOURNEY_LAW, journeyRowKey, journeyVerdictText, type SweepData, type SweepFits } from '../analysis/sweepFits';
 import type { FitResult } from '../analysis/fit';
 import type { Db } from './connect';
+import { sql } from 'kysely';
 
 /** One row of `fits`, as returned to callers (the `sparsity fit` output, the activity's result). */
 export interface StoredFit {
@@ -137,7 +138,7 @@ export async function storeFits(db: Db, sweepId: string, set: SweepFits): Promis
       await tx
         .insertInto('fits')
         .values(values)
-        .onConflict((oc) => oc.columns(['sweep_id', 'law', 'group_key']).doUpdateSet(update))
+        .onConflict((oc) => oc.columns(['sweep_id', 'law', 'group_key']).doUpdateSet({ ...update, created_at: sql`now()` }))
         .execute();
     }
   });

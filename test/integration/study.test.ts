@@ -51,7 +51,7 @@ describe('sparsity study', { timeout: 600_000 }, () => {
     const fits = JSON.parse(readFileSync(path.join(out, 'study-a', 'fits.json'), 'utf8')) as { law: string }[];
     assert.ok(fits.some((f) => f.law === 'relu-logspace'));
     // The cancelled sweep: no report (no completed run), its stored points kept and written.
-    assert.equal(existsSync(path.join(out, 'study-b', 'index.html')), false);
+    assert.match(readFileSync(path.join(out, 'study-b', 'index.html'), 'utf8'), /has no completed runs, so there is no report/);
     const points = readFileSync(path.join(out, 'study-b', 'points.csv'), 'utf8').trimEnd().split('\n');
     assert.ok(points.length > 1, 'the cancelled runs\' points');
   });
@@ -65,6 +65,11 @@ describe('sparsity study', { timeout: 600_000 }, () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /b\.yaml[\s\S]*training\.evalEvery/);
     assert.equal(existsSync(path.join(dir, 'out2')), false);
+    for (const [flags, re] of [[['--budget', '30'], /--budget must be at least 60 seconds/], [['--slots', '0'], /--slots must be at least 1/]] as const) {
+      const r2 = await runCli(['study', bad, '--out', path.join(dir, 'out2'), ...flags], env);
+      assert.equal(r2.code, 2, r2.stderr);
+      assert.match(r2.stderr, re);
+    }
     const empty = path.join(dir, 'empty');
     mkdirSync(empty);
     const e = await runCli(['study', empty, '--out', path.join(dir, 'out3')], env);

@@ -2,7 +2,7 @@
 // PostgreSQL: the report, fits.json (the stored fits) and points.csv (every eval point of every
 // run, cancelled ones included); a sweep without completed runs refused before anything is written.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -86,10 +86,16 @@ describe('sweep outputs: report, fits.json, points.csv', { timeout: 600_000 }, (
     await assert.rejects(writeSweepOutputs(db, 'outputs-2', dir, { requireRuns: true }), (e: Error) => e instanceof UsageError && /outputs-2 has no completed runs to report/.test(e.message));
     assert.equal(existsSync(dir), false);
     // Without requireRuns (a study's cancelled sweep): its points and an empty fits.json, no report.
+    // A report an earlier sweep left in the folder is replaced by a page saying why there is none.
+    mkdirSync(dir, { recursive: true });
+    for (const f of ['report.json', 'activation-vs-tokens.png', 'notes.txt']) writeFileSync(path.join(dir, f), 'old');
     const r = await writeSweepOutputs(db, 'outputs-2', dir);
     assert.equal(r.completedRuns, 0);
     assert.match(r.note ?? '', /no completed runs/);
-    assert.equal(existsSync(path.join(dir, 'index.html')), false);
+    assert.match(readFileSync(path.join(dir, 'index.html'), 'utf8'), /has no completed runs, so there is no report: 16 eval points of 4 runs \(4 running\)/);
+    assert.equal(existsSync(path.join(dir, 'report.json')), false);
+    assert.equal(existsSync(path.join(dir, 'activation-vs-tokens.png')), false);
+    assert.ok(existsSync(path.join(dir, 'notes.txt')), 'files the report does not write are left alone');
     assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'fits.json'), 'utf8')), []);
   });
 });

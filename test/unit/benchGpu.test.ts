@@ -272,10 +272,14 @@ test('bench gpu --dry-run --study a.yaml,b.yaml: the list in its order; a bad fi
 
 test('bench gpu: a bad --study-budget, --study-slots-per-gpu or --study-out is refused; study flags without --study too', async () => {
   const env = h200Host();
-  for (const b of [0, -5, Number.NaN]) {
+  // Below 60 s the 30 s reserve would leave no time to train (a newcomer's `study --budget 25` hung).
+  for (const b of [0, -5, Number.NaN, 25]) {
     const r = await benchGpu({ dryRun: true, study: GPU_STUDY, studyBudgetSeconds: b, stateDir: tmp(), env, log: silent });
-    assert.match(r.refused ?? '', /^--study-budget must be a positive number of seconds/, String(b));
+    assert.match(r.refused ?? '', /^--study-budget must be at least 60 seconds/, String(b));
   }
+  // The study's files are checked before the host: a bad one is named even where there is no GPU.
+  const noGpu = await benchGpu({ dryRun: true, study: '/nonexistent/study', stateDir: tmp(), env: { ...env, PATH: '/nonexistent' }, log: silent });
+  assert.match(noGpu.refused ?? '', /nonexistent\/study/);
   const slots = await benchGpu({ dryRun: true, study: GPU_STUDY, studySlotsPerGpu: 0, stateDir: tmp(), env, log: silent });
   assert.match(slots.refused ?? '', /^--study-slots-per-gpu must be a whole number ≥ 1 \(got 0\)/);
   const file = path.join(tmp(), 'a-file');
