@@ -285,7 +285,9 @@ function relocatedPostgres(o: { nativeDir: string; dataDir: string; port: number
           [`--pgdata=${o.dataDir}`, '--auth=password', `--username=${o.user}`, `--pwfile=${pwFile}`, '--lc-messages=C'],
           { ...ids, encoding: 'utf8', env: { ...process.env, LC_MESSAGES: 'C' } },
         );
-        if (r.status !== 0) throw new Error(`initdb failed: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
+        // A binary the postgres user cannot reach never runs: spawnSync reports it in `error`, with no output.
+        if (r.error) throw new Error(`initdb could not run as postgres: ${r.error.message}`);
+        if (r.status !== 0) throw new Error(`initdb failed: ${(r.stderr || r.stdout || '').trim().split('\n').pop()}`);
       } finally {
         rmSync(pwDir, { recursive: true, force: true });
       }

@@ -125,7 +125,7 @@ describe('CLI input and failure handling', { timeout: 600_000 }, () => {
         const closed = { ...own, SPARSITY_HOME: path.join(locked, 'state2'), SPARSITY_PG_ROOT: path.join(locked, 'pg') };
         const failed = await runCli(['sql', 'select 1', '--json'], closed, 240_000);
         assert.equal(failed.code, 1, failed.stderr);
-        assert.match(failed.stderr, /error: the embedded PostgreSQL .* did not start: .*Permission denied/);
+        assert.match(failed.stderr, /error: the embedded PostgreSQL .* did not start: .*(Permission denied|EACCES)/);
         assert.equal(failed.stdout, '');
       }
     } finally {
