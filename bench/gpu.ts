@@ -34,11 +34,10 @@ import { ensureNativeBackend, planNative, type EnsureNativeResult, type NativePl
 import { enginePaths, sparsityHome } from '../stack/paths';
 import { brownTokensFile } from '../engine/data/brown';
 import { findTemporalCli } from '../stack/embedded';
-import { readEmbeddedEndpoints } from '../stack/endpoints';
 import { startLocalWorkers, startStack } from '../stack/stack';
 import { connectClient } from '../workers/connections';
 import type { EngineJob, EngineRun } from './gpuEngine';
-import { checkOutputDir, readStudyFiles, STUDY_BUDGET_S, STUDY_MIN_BUDGET_S, STUDY_SLOTS_PER_GPU, trainStudy, type StudyFile, type StudySweep } from './study';
+import { checkNoDevStack, checkOutputDir, checkStudyBudget, readStudyFiles, STUDY_BUDGET_S, STUDY_SLOTS_PER_GPU, trainStudy, type StudyFile, type StudySweep } from './study';
 import { runLimited } from './proc';
 import { installTorchCuda, planTorchCuda, torchVenvPlan, torchVenvReady, type TorchVenvPlan } from './torchCuda';
 import { benchTrainCuda, GPU_PEAK_SIZE, type BenchTrainCudaResult } from './trainCuda';
@@ -242,7 +241,7 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
     }
   } else {
     try {
-      if (!(Number.isFinite(studyBudgetS) && studyBudgetS >= STUDY_MIN_BUDGET_S)) throw new UsageError(`--study-budget must be at least ${STUDY_MIN_BUDGET_S} seconds: ${STUDY_MIN_BUDGET_S / 2} are kept for cancelling, fitting and reports (got ${JSON.stringify(opts.studyBudgetSeconds)})`);
+      checkStudyBudget(studyBudgetS, '--study-budget');
       if (!(Number.isInteger(slotsPerGpu) && slotsPerGpu >= 1)) throw new UsageError(`--study-slots-per-gpu must be a whole number ≥ 1 (got ${JSON.stringify(opts.studySlotsPerGpu)})`);
       study = readStudyFiles(opts.study, '--study');
       checkOutputDir(studyOut, '--study-out');
@@ -251,13 +250,9 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
         if (studyArchive.startsWith(`${studyOut}${path.sep}`)) throw new UsageError(`--study-archive ${opts.studyArchive}: inside --study-out ${studyOut}, it would pack itself`);
         checkOutputDir(path.dirname(studyArchive), '--study-archive');
       }
+      checkNoDevStack(stateDir, '--study');
     } catch (e) {
       result.refused = (e as Error).message;
-      return done();
-    }
-    // The study keeps its state in the state dir's embedded stack, which `sparsity dev` may hold.
-    if (readEmbeddedEndpoints(stateDir)) {
-      result.refused = `--study: a sparsity dev stack is already running for ${stateDir} (see ${stateDir}/endpoints.json); submit the sweep to it instead`;
       return done();
     }
   }

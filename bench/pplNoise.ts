@@ -9,6 +9,7 @@
 // mean and the standard deviation across sets of the validation loss and of every metric's activation ratio.
 import * as tf from '@tensorflow/tfjs-core';
 import { createTrainer } from '../engine';
+import { availableValidationWindows } from '../engine/data/brown';
 import type { Batch } from '../engine/model/network';
 import type { BackendName } from '../engine/types';
 import { runAt, gridSize } from '../domain/grid';
@@ -107,7 +108,6 @@ export async function benchPplNoise(opts: PplNoiseOptions): Promise<PplNoiseResu
     const perExample = model.family === 'transformer' ? model.seqLen : 1;
     try {
       if (model.family === 'transformer' && result.availableWindows === null) {
-        const { availableValidationWindows } = await import('../engine/data/brown');
         result.availableWindows = config.data.kind === 'brown' ? availableValidationWindows(model.vocabSize, model.seqLen, paths.cacheDir) : null;
         if (result.availableWindows !== null && result.availableWindows < pool) {
           throw new UsageError(`--val-sizes/--subsets: ${opts.subsets} sets of ${maxV} windows need ${pool} validation windows; the held-out split holds ${result.availableWindows} (sets would overlap)`);

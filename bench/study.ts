@@ -17,6 +17,7 @@ import type { BackendName } from '../engine/types';
 import { UsageError } from '../domain/errors';
 import { gridSize } from '../domain/grid';
 import type { SweepSpec } from '../domain/spec';
+import { readEmbeddedEndpoints } from '../stack/endpoints';
 import { startLocalWorkers, startStack } from '../stack/stack';
 import { connectClient } from '../workers/connections';
 
@@ -30,6 +31,20 @@ export const STUDY_BUDGET_S = 360;
 export const STUDY_SLOTS_PER_GPU = 4;
 /** The least budget a study accepts: its reserve (studyReserveMs, ≥ 30 s) must leave time to train. */
 export const STUDY_MIN_BUDGET_S = 60;
+
+/** Refuses a budget the study's reserve (studyReserveMs) would leave no training time in; `flag` names it. */
+export function checkStudyBudget(seconds: number, flag: string): void {
+  if (!(Number.isFinite(seconds) && seconds >= STUDY_MIN_BUDGET_S)) {
+    throw new UsageError(`${flag} must be at least ${STUDY_MIN_BUDGET_S} seconds: ${STUDY_MIN_BUDGET_S / 2} are kept for cancelling, fitting and reports (got ${JSON.stringify(seconds)})`);
+  }
+}
+
+/** A study keeps its state in the state dir's embedded stack, which a `sparsity dev` may hold: refused then. */
+export function checkNoDevStack(stateDir: string, flag: string): void {
+  if (readEmbeddedEndpoints(stateDir)) {
+    throw new UsageError(`${flag}: a sparsity dev stack is already running for ${stateDir} (see ${stateDir}/endpoints.json); submit the sweeps to it (sparsity submit), or stop it first`);
+  }
+}
 
 export interface StudyFile {
   file: string;

@@ -177,15 +177,14 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .option('--json', 'one line of JSON on stdout')
     .addHelpText('after', '\n<sweepFiles>: a folder (every *.yaml in it, by name) or a comma-separated list; the sweeps go in in that order.\nState (Temporal, Postgres, checkpoints) is kept in $SPARSITY_HOME: `sparsity status|runs|sql` read it afterwards. Refused while `sparsity dev` runs on it.')
     .action(async (files: string, o: { out: string; slots: number; budget: number; backend?: BackendName; json?: boolean; curveFrom?: number }) => {
-      const { readStudyFiles, trainStudy, STUDY_MIN_BUDGET_S } = await import('../bench/study');
+      const { checkNoDevStack, checkStudyBudget, readStudyFiles, trainStudy } = await import('../bench/study');
       if (o.slots < 1) throw new UsageError(`--slots must be at least 1 (got ${o.slots})`);
-      if (o.budget < STUDY_MIN_BUDGET_S) throw new UsageError(`--budget must be at least ${STUDY_MIN_BUDGET_S} seconds: ${STUDY_MIN_BUDGET_S / 2} are kept for cancelling, fitting and reports (got ${o.budget})`);
+      checkStudyBudget(o.budget, '--budget');
       const study = readStudyFiles(files, '<sweepFiles>');
       makeOutputDir(o.out, '--out');
       const { sparsityHome } = await import('../stack/paths');
-      const { readEmbeddedEndpoints } = await import('../stack/endpoints');
       const stateDir = sparsityHome(process.env);
-      if (readEmbeddedEndpoints(stateDir)) throw new UsageError(`a sparsity dev stack is already running for ${stateDir}: submit the sweeps to it (sparsity submit), or stop it first`);
+      checkNoDevStack(stateDir, 'study');
       await prepareNativeBackend({ flag: o.backend });
       const r = await trainStudy(study, { curveFrom: o.curveFrom, slots: o.slots, backend: o.backend, stateDir, budgetMs: o.budget * 1000, outDir: o.out, log: ctx.err });
       if (o.json) ctx.out(r);

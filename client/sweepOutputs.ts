@@ -103,6 +103,7 @@ export async function writeSweepOutputs(
   const files: string[] = [];
   let stored: StoredFit[] = [];
   let note: string | undefined;
+  const rows = await sweepPoints(db, sweepId);
   if (data.runs.length > 0) {
     opts.log?.(`${sweepId}: fitting ${data.runs.length} runs ...`);
     const fits = await fitSweepData(data, { workers: opts.workers ?? 2, curveFrom: opts.curveFrom });
@@ -116,12 +117,11 @@ export async function writeSweepOutputs(
     for (const f of readdirSync(dir)) if (REPORT_FILE.test(f)) rmSync(path.join(dir, f), { force: true });
     writeFileSync(
       path.join(dir, 'index.html'),
-      `<!doctype html><meta charset="utf-8"><title>${sweepId}</title><p>Sweep <code>${sweepId}</code> has no completed runs, so there is no report: ${rowsNote(await sweepPoints(db, sweepId))}. Its stored points are in <a href="points.csv">points.csv</a>.</p>\n`,
+      `<!doctype html><meta charset="utf-8"><title>${sweepId}</title><p>Sweep <code>${sweepId}</code> has no completed runs, so there is no report: ${rowsNote(rows)}. Its stored points are in <a href="points.csv">points.csv</a>.</p>\n`,
     );
     files.push('index.html');
   }
   writeFileSync(path.join(dir, 'fits.json'), `${JSON.stringify(stored)}\n`);
-  const rows = await sweepPoints(db, sweepId);
   writeFileSync(path.join(dir, 'points.csv'), pointsCsv(rows));
   files.push('fits.json', 'points.csv');
   return { dir, files, completedRuns: data.runs.length, points: rows.length, fits: stored.length, ...(note ? { note } : {}) };
