@@ -13,6 +13,7 @@ import { UsageError } from '../domain/errors';
 import { BACKENDS } from '../engine/types';
 import type { BackendName } from '../engine/types';
 import { prepareNativeBackend } from '../stack/nativeBackend';
+import { interruptReceived, interruptSignal, InterruptedError } from './interrupt';
 
 export interface CommandContext {
   out: (v: unknown) => void;
@@ -186,9 +187,13 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
       const stateDir = sparsityHome(process.env);
       checkNoDevStack(stateDir, 'study');
       await prepareNativeBackend({ flag: o.backend });
-      const r = await trainStudy(study, { curveFrom: o.curveFrom, slots: o.slots, backend: o.backend, stateDir, budgetMs: o.budget * 1000, outDir: o.out, log: ctx.err });
+      // The first Ctrl-C ends the study as its budget would: what trains is cancelled, what completed is reported.
+      const signal = interruptSignal();
+      const r = await trainStudy(study, { curveFrom: o.curveFrom, slots: o.slots, backend: o.backend, stateDir, budgetMs: o.budget * 1000, outDir: o.out, log: ctx.err, signal });
       if (o.json) ctx.out(r);
       else for (const s of r.sweeps) ctx.out(`${s.name.padEnd(28)} ${s.status.padEnd(13)} ${s.completed}/${s.total} runs  ${s.seconds.toFixed(0)} s  ${s.out ?? s.outError ?? ''}`);
+      const sig = interruptReceived();
+      if (sig) throw new InterruptedError(sig, `the sweeps still training were cancelled; the outputs of each sweep are in ${path.resolve(o.out)}, the state in ${stateDir}`);
       if (r.budgetRanOut || r.sweeps.some((s) => s.status !== 'completed')) process.exitCode = 1;
     });
 

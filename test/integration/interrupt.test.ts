@@ -1,0 +1,141 @@
+// Ctrl-C as a terminal sends it: SIGINT to the command's whole foreground process group (the
+// CLI, its training slots and anything else left in the group), on the embedded defaults.
+// - `demo`: the first Ctrl-C cancels the sweep as `sparsity cancel` does, stops the slots, Temporal
+//   and PostgreSQL, and exits 130 with one line; the stored sweep says cancelled; nothing is left.
+// - a second Ctrl-C exits at once: the embedded services and the slots still go.
+// - `dev`: Ctrl-C stops the workers, Temporal and PostgreSQL and exits 0.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { CLI, runCli, until } from '../harness';
+
+interface Started {
+  child: ChildProcess;
+  home: string;
+  stderr(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; afterMs: number }>;
+  interruptedAt?: number;
+}
+
+const homes: string[] = [];
+const movedData: string[] = [];
+
+/** The CLI in a process group of its own (as a terminal's foreground job), on embedded services under a new state directory. */
+function start(args: string[]): Started {
+  const home = mkdtempSync(path.join(os.tmpdir(), 'sparsity-intr-'));
+  homes.push(home);
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, SPARSITY_HOME: home, DATABASE_URL: '', TEMPORAL_ADDRESS: '' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const s: Started = {
+    child,
+    home,
+    stderr: () => stderr,
+    exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, afterMs: Date.now() - (s.interruptedAt ?? Date.now()) }))),
+  };
+  return s;
+}
+
+function ctrlC(s: Started): void {
+  s.interruptedAt ??= Date.now();
+  process.kill(-(s.child.pid as number), 'SIGINT');
+}
+
+/** Processes still running for this state directory: its process group, Temporal (its SQLite file) and PostgreSQL (its data directory). */
+function leftovers(s: Started): string[] {
+  const pointer = path.join(s.home, 'postgres.location');
+  const dataDir = existsSync(pointer) ? readFileSync(pointer, 'utf8').trim() : path.join(s.home, 'postgres');
+  if (dataDir !== path.join(s.home, 'postgres')) movedData.push(dataDir);
+  const ps = spawnSync('ps', ['-eo', 'pid=,pgid=,args='], { encoding: 'utf8' }).stdout.split('\n');
+  const left = ps.filter((l) => {
+    const [pid, pgid] = l.trim().split(/\s+/);
+    if (!pid || Number(pid) === process.pid) return false;
+    return Number(pgid) === s.child.pid || l.includes(s.home) || l.includes(dataDir);
+  });
+  if (existsSync(path.join(dataDir, 'postmaster.pid'))) left.push(`${dataDir}/postmaster.pid`);
+  return left;
+}
+
+/** The command's exit, or a failure carrying what it printed if it has not exited within `ms`. */
+async function exitWithin(s: Started, ms: number, what: string): Promise<{ code: number | null; afterMs: number }> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      s.exited,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no exit ${ms / 1000} s after ${what}:\n${s.stderr()}`)), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function nothingLeft(s: Started): Promise<void> {
+  // PostgreSQL's fast shutdown may finish just after the command exits.
+  await until('no process left for the state directory', async () => leftovers(s).length === 0, 20_000, 250).catch(() => {
+    assert.deepEqual(leftovers(s), [], 'processes left behind');
+  });
+}
+
+describe('Ctrl-C on the embedded stack', { timeout: 600_000 }, () => {
+  after(() => {
+    for (const h of homes) rmSync(h, { recursive: true, force: true });
+    for (const d of movedData) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('demo: one Ctrl-C cancels the sweep, stops everything it started, exits 130; the stored sweep says cancelled', async () => {
+    const demo = start(['demo']);
+    await until('runs training', async () => /\d+\/8 done, [1-9]\d* running/.test(demo.stderr()), 240_000, 200);
+    ctrlC(demo);
+    const exit = await exitWithin(demo, 90_000, 'Ctrl-C');
+    const err = demo.stderr();
+    assert.equal(exit.code, 130, err);
+    const sweepId = /cancelling sweep (\S+) \.\.\./.exec(err)?.[1];
+    assert.ok(sweepId, err);
+    assert.match(err, new RegExp(`interrupted \\(SIGINT\\): sweep ${sweepId} cancelled: \\d+ of 8 runs completed`));
+    assert.match(err, /stopping workers, Temporal and PostgreSQL/);
+    assert.doesNotMatch(err, /\n\s+at |ECONNREFUSED|Channel has been shut down|restarting it/, 'a clean stop: no stack trace, no slot retrying against stopped services');
+    await nothingLeft(demo);
+    process.stderr.write(`demo: exit 130 ${exit.afterMs} ms after Ctrl-C\n`);
+
+    // The state it kept: the sweep cancelled, no run left running.
+    const st = await runCli(['status', sweepId, '--json'], { SPARSITY_HOME: demo.home, DATABASE_URL: '', TEMPORAL_ADDRESS: '' }, 120_000);
+    assert.equal(st.code, 0, st.stderr);
+    const report = JSON.parse(st.stdout) as { status: string; runs: { total: number; running: number; pending: number; cancelled: number; completed: number } };
+    assert.equal(report.status, 'cancelled');
+    assert.equal(report.runs.total, 8);
+    assert.equal(report.runs.running + report.runs.pending, 0);
+    assert.equal(report.runs.cancelled + report.runs.completed, 8);
+  });
+
+  it('demo: a second Ctrl-C exits at once, and the embedded services and slots still go', async () => {
+    const demo = start(['demo']);
+    await until('runs training', async () => /\d+\/8 done, [1-9]\d* running/.test(demo.stderr()), 240_000, 200);
+    ctrlC(demo);
+    await until('the clean stop under way', async () => /cancelling sweep/.test(demo.stderr()), 10_000, 10);
+    ctrlC(demo);
+    const exit = await exitWithin(demo, 15_000, 'Ctrl-C twice');
+    assert.equal(exit.code, 130, demo.stderr());
+    assert.match(demo.stderr(), /SIGINT again: exiting at once/);
+    assert.doesNotMatch(demo.stderr(), /\n\s+at /, 'no stack trace');
+    await nothingLeft(demo);
+  });
+
+  it('dev: Ctrl-C stops the workers, Temporal and PostgreSQL, exit 0', async () => {
+    const dev = start(['dev', '--workers', '1']);
+    await until('the stack ready', async () => /Ready\./.test(dev.stderr()), 240_000, 200);
+    ctrlC(dev);
+    const exit = await exitWithin(dev, 60_000, 'Ctrl-C');
+    assert.equal(exit.code, 0, dev.stderr());
+    assert.match(dev.stderr(), /stopped\.\n?$/);
+    assert.doesNotMatch(dev.stderr(), /\n\s+at |Native Promise was dropped/, 'a clean stop');
+    await nothingLeft(dev);
+    assert.equal(existsSync(path.join(dev.home, 'endpoints.json')), false, 'the endpoints file is removed');
+  });
+});
