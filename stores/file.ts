@@ -11,10 +11,13 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { sha256OfFileInWorker } from './fileDigest';
 import { hashingTap, nonce, verified } from './hashing';
-import { BlobNotFoundError, checkRunId, StoreConfigError, type CheckpointStore, type ListedBlob, type PutOptions, type StoredBlob } from './types';
+import { BlobNotFoundError, ChecksumMismatchError, checkRunId, StoreConfigError, type CheckpointStore, type ListedBlob, type PutOptions, type StoredBlob } from './types';
 
 const READ_CHUNK = 4 << 20;
+/** From this size on, a get hashes on a worker thread (below, a thread's start costs more than it saves). */
+const PARALLEL_DIGEST_BYTES = 64 << 20;
 
 export class FileStore implements CheckpointStore {
   readonly backend = 'file' as const;
@@ -97,7 +100,30 @@ export class FileStore implements CheckpointStore {
       throw err.code === 'ENOENT' ? new BlobNotFoundError(expected.uri, `no file ${p}`) : err;
     });
     if (!s.isFile()) throw new BlobNotFoundError(expected.uri, `${p} is not a file`);
-    yield* verified(createReadStream(p, { highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>, expected);
+    const chunks = createReadStream(p, { highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>;
+    if (s.size < PARALLEL_DIGEST_BYTES) {
+      yield* verified(chunks, expected);
+      return;
+    }
+    // A large blob is hashed on another core while the caller decodes it. Reading the file twice is
+    // sound because a blob is never rewritten (unique names, written once, renamed into place): both
+    // reads see the same bytes unless the disk itself damages them in between.
+    const digest = sha256OfFileInWorker(p);
+    let finished = false;
+    try {
+      let bytes = 0;
+      for await (const c of chunks) {
+        bytes += c.byteLength;
+        yield c;
+      }
+      const got = await digest.result;
+      finished = true;
+      if (got.sha256 !== expected.sha256.toLowerCase() || got.bytes !== expected.bytes || bytes !== expected.bytes) {
+        throw new ChecksumMismatchError(expected.uri, { sha256: expected.sha256, bytes: expected.bytes }, { sha256: got.sha256, bytes });
+      }
+    } finally {
+      if (!finished) digest.cancel();
+    }
   }
 
   async delete(uri: string): Promise<void> {

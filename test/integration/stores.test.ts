@@ -18,6 +18,7 @@ import {
   BlobNotFoundError,
   ChecksumMismatchError,
   CheckpointTooLargeError,
+  FileStore,
   gcStore,
   openStore,
   openStoreForBlob,
@@ -196,6 +197,37 @@ describe('checkpoint stores (real directory, moto, PostgreSQL)', { timeout: 600_
       }
     });
   }
+
+  it('file: a blob of 64 MiB or more, hashed on a worker thread, still fails a flipped bit and a short length, and may be abandoned after one chunk', async () => {
+    const store = new FileStore(`file://${dir}`);
+    try {
+      const bytes = randomBytes(80 * 1024 * 1024);
+      const blob = await store.put(chunked(bytes, [4 << 20]), { runId: 'big-digest' });
+      assert.deepEqual(await readAll(store.get(blob)), bytes);
+      const flipped = Buffer.from(bytes);
+      flipped[70_000_000] ^= 0x10;
+      writeFileSync(fileURLToPath(blob.uri), flipped);
+      // Every chunk is yielded; the verdict comes after the last one, as for an inline digest.
+      let yielded = 0;
+      await assert.rejects(
+        (async () => {
+          for await (const c of store.get(blob)) yielded += c.byteLength;
+        })(),
+        (err: Error) => err instanceof ChecksumMismatchError && err.message.includes(`expected ${bytes.byteLength} bytes with sha256 ${blob.sha256}`) && err.message.includes(`read ${bytes.byteLength} bytes with sha256 ${sha(flipped)}`),
+      );
+      assert.equal(yielded, bytes.byteLength);
+      await assert.rejects(readAll(store.get({ ...blob, bytes: blob.bytes + 1 })), ChecksumMismatchError);
+      // A decoder that gives up after the first chunk (a bad header): the generator's return stops the
+      // hashing thread; nothing rejects later unhandled (the test runner would fail the file).
+      for await (const c of store.get(blob)) {
+        assert.ok(c.byteLength > 0);
+        break;
+      }
+      await store.delete(blob.uri);
+    } finally {
+      await store.close();
+    }
+  });
 
   it('file: a failed put leaves neither a blob nor its temporary file', async () => {
     const store = openStore(`file://${dir}/failing`);
