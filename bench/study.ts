@@ -5,6 +5,7 @@
 //                        report, fits.json and points.csv
 // When the budget runs out the sweeps still training are cancelled (client/sweeps.ts cancelSweep,
 // the path of `sparsity cancel`); what completed is kept, fitted and reported.
+import { setTimeout as delay } from 'node:timers/promises';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -165,7 +166,8 @@ export interface StudyOptions {
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+/** Waits `ms`, or less if `signal` aborts first (a Ctrl-C ends the study's wait at once). */
+const sleep = (ms: number, signal?: AbortSignal) => delay(Math.max(0, ms), undefined, { signal }).catch(() => undefined);
 
 /**
  * Kept at the end of the budget for cancelling what still trains and fitting and reporting it: 10%
@@ -272,7 +274,7 @@ export async function trainStudy(study: StudyFile[], o: StudyOptions): Promise<S
         o.log(`${s.name}: sweep ${sweepId} submitted (${s.total} runs, ${s.file})`);
       }
       if (next >= sweeps.length && active().length === 0) break;
-      await sleep(Math.min(5000, trainUntil - Date.now()));
+      await sleep(Math.min(5000, trainUntil - Date.now()), o.signal);
     }
     // The budget is spent: cancel what still trains, as `sparsity cancel` does.
     const left = active();

@@ -3,6 +3,7 @@
 // workers of that same build; a new build only receives new workflows once it is the
 // deployment's current version. Needs a server with worker deployments (Temporal >= 1.28;
 // the dev server `temporal server start-dev` of CLI >= 1.4 enables them without flags).
+import { setTimeout as delay } from 'node:timers/promises';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { deploymentNameOf } from '../domain/provenance';
 
@@ -67,10 +68,8 @@ export async function promoteWhenReady(
     }
     if (reason !== lastReason && mineRegistered(reason)) o.log(`build ${o.buildId} not yet current for queue "${o.taskQueue}": ${reason}; retrying`);
     lastReason = reason;
-    await new Promise<void>((r) => {
-      const t = setTimeout(r, o.everyMs ?? 2000);
-      o.signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
-    });
+    // Node's abortable timer removes its listener when it fires (one added per loop would pile up).
+    await delay(o.everyMs ?? 2000, undefined, { signal: o.signal }).catch(() => undefined);
   }
   return 'stopped';
 }

@@ -22,6 +22,7 @@ interface Started {
 
 const homes: string[] = [];
 const movedData: string[] = [];
+const started: Started[] = [];
 
 /** The CLI in a process group of its own (as a terminal's foreground job), on embedded services under a new state directory. */
 function start(args: string[]): Started {
@@ -40,6 +41,7 @@ function start(args: string[]): Started {
     stderr: () => stderr,
     exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, afterMs: Date.now() - (s.interruptedAt ?? Date.now()) }))),
   };
+  started.push(s);
   return s;
 }
 
@@ -85,6 +87,19 @@ async function nothingLeft(s: Started): Promise<void> {
 
 describe('Ctrl-C on the embedded stack', { timeout: 600_000 }, () => {
   after(() => {
+    // A failed case may leave its command and services running: kill what is left of each.
+    for (const s of started) {
+      for (const l of leftovers(s)) {
+        const pid = Number(l.trim().split(/\s+/)[0]);
+        if (Number.isInteger(pid) && pid > 0) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }
+      }
+    }
     for (const h of homes) rmSync(h, { recursive: true, force: true });
     for (const d of movedData) rmSync(d, { recursive: true, force: true });
   });

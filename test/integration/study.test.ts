@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createTestDatabase, runCli } from '../harness';
+import { spawn } from 'node:child_process';
+import { CLI, createTestDatabase, runCli, until } from '../harness';
 
 const sweep = (name: string, steps: number) => `name: ${name}
 taskQueue: study-${Math.random().toString(36).slice(2, 8)}
@@ -54,6 +55,43 @@ describe('sparsity study', { timeout: 600_000 }, () => {
     assert.match(readFileSync(path.join(out, 'study-b', 'index.html'), 'utf8'), /has no completed runs, so there is no report/);
     const points = readFileSync(path.join(out, 'study-b', 'points.csv'), 'utf8').trimEnd().split('\n');
     assert.ok(points.length > 1, 'the cancelled runs\' points');
+  });
+
+  it('Ctrl-C ends the study as its budget would: what trains is cancelled, what completed is written, exit 130', async () => {
+    const studyDir = path.join(dir, 'sweeps-intr');
+    mkdirSync(studyDir);
+    const a = sweep('intr-a', 30);
+    writeFileSync(path.join(studyDir, 'a.yaml'), a);
+    writeFileSync(path.join(studyDir, 'b.yaml'), sweep('intr-b', 200_000).replace(/taskQueue: .*/, a.split('\n')[1]));
+    const out = path.join(dir, 'out-intr');
+    // Its own process group, as a terminal's foreground job; Ctrl-C reaches the whole group.
+    const child = spawn(process.execPath, [CLI, 'study', studyDir, '--out', out, '--slots', '1', '--budget', '900', '--backend', 'wasm', '--json'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await until('intr-b training', async () => /intr-b: sweep \S+ submitted/.test(stderr) && /intr-a: 2\/2 runs completed/.test(stderr), 240_000, 200);
+      await new Promise((r) => setTimeout(r, 3000));
+      const t0 = Date.now();
+      process.kill(-(child.pid as number), 'SIGINT');
+      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 120_000).unref())]);
+      assert.equal(code, 130, stderr);
+      process.stderr.write(`study: exit 130 ${Date.now() - t0} ms after Ctrl-C\n`);
+    } finally {
+      if (child.exitCode === null) process.kill(-(child.pid as number), 'SIGKILL');
+    }
+    assert.match(stderr, /interrupted \(SIGINT\): the sweeps still training were cancelled/);
+    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+    const result = JSON.parse(stdout) as { sweeps: { name: string; status: string; completed: number; total: number }[] };
+    assert.deepEqual(result.sweeps.map((s) => [s.name, s.status, s.completed, s.total]), [['intr-a', 'completed', 2, 2], ['intr-b', 'cancelled', 0, 2]]);
+    for (const f of ['index.html', 'fits.json', 'points.csv']) assert.ok(existsSync(path.join(out, 'intr-a', f)), f);
+    assert.ok(existsSync(path.join(out, 'intr-b', 'points.csv')), 'the cancelled sweep\'s points written');
   });
 
   it('refuses a bad sweep file in the folder before starting anything (exit 2, file and field named)', async () => {
