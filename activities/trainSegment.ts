@@ -13,6 +13,7 @@ import { hashJson } from '../domain/hash';
 import { isEvalStep } from '../domain/segments';
 import type { BranchPoint } from '../domain/ladder';
 import type { RunConfig } from '../domain/spec';
+import { checkpointBytes } from '../domain/sizing';
 import { createTrainer, DataFileError, initBackend } from '../engine';
 import type { CheckpointContents } from '../engine/checkpoint';
 import { CHECKPOINT_FORMAT_VERSION, decodeCheckpointStream, encodeCheckpointStream } from '../engine/checkpointStream';
@@ -115,6 +116,11 @@ export function createTrainSegment(deps: ActivityDeps) {
           linearParams: trainer.params.linear,
           codeVersion: codeVersion(),
         });
+      }
+      // A checkpoint this store cannot take fails the run now, not after a segment of training.
+      const checkpointSize = checkpointBytes(input.config.model, input.config.pruning.schedule !== 'none');
+      if (store.maxBytes !== undefined && checkpointSize > store.maxBytes) {
+        throw ApplicationFailure.nonRetryable(`${new CheckpointTooLargeError(input.runId, checkpointSize, store.maxBytes, false).message} (refused before training)`, 'CheckpointTooLarge');
       }
       let lossSum = 0;
       let lossCount = 0;

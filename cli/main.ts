@@ -12,6 +12,7 @@ import { runOrchestrationWorker, runTrainingSlot, forkTrainingSlots, connections
 import { codeProvenance } from '../workers/provenance';
 import { UsageError } from '../domain/errors';
 import { readSweepFile } from '../client/sweepFile';
+import { checkpointStoreWarning } from '../domain/feasibility';
 import { NoServiceError, readEmbeddedEndpoints, redactUrl, removeEmbeddedEndpoints, resolveEndpoints, writeEmbeddedEndpoints } from '../stack/endpoints';
 import path from 'node:path';
 import { enginePaths, projectRoot, sparsityHome } from '../stack/paths';
@@ -236,6 +237,8 @@ Examples:
     .action(async (file: string, o: { name?: string; reuse: boolean; wait?: boolean; json?: boolean }) => {
       const spec = readSweepFile(file, { name: o.name });
       await checkData(spec, file, { cacheDir: enginePaths().cacheDir });
+      const storeWarning = checkpointStoreWarning(spec);
+      if (storeWarning) err(`warning: ${storeWarning}`);
       let final: SweepStatusReport | undefined;
       const result = await withServices({ temporal: true }, async ({ db, client, endpoints }) => {
         const c = client as Client;

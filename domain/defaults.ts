@@ -61,3 +61,10 @@ export const PRUNING_DEFAULTS: Readonly<PruningConfig> = {
   every: 10,
   scope: 'global',
 };
+
+/**
+ * Largest checkpoint the `postgres` checkpoint store takes (bytes): it keeps blobs in the sparsity
+ * database in chunks, meant for small models; larger ones go to a file:// or s3:// store. Checked
+ * at submit when a sweep names the store, before training on a worker, and by the store itself.
+ */
+export const POSTGRES_STORE_MAX_BYTES = 256 * 1024 * 1024;

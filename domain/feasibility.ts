@@ -2,7 +2,8 @@
 // hold and values that make no sense together. Pure; `validateSweep` refuses each with the field
 // path and value (exit 2) before anything is written or started.
 import { canonicalJson } from './hash';
-import { solveSizeFor, tokensPerStep, trainFlopsPerToken } from './sizing';
+import { checkpointBytes, solveSizeFor, tokensPerStep, trainFlopsPerToken } from './sizing';
+import { POSTGRES_STORE_MAX_BYTES } from './defaults';
 import { parseMetric } from './metricNames';
 import { runAt, gridSize } from './grid';
 import type { ModelConfig, PruningConfig, SizeSpec, SweepSpec } from './spec';
@@ -209,11 +210,55 @@ function temporalLimits(spec: SweepSpec, out: Infeasibility[]): void {
   }
 }
 
+/** The run with the largest checkpoint (domain/sizing.ts checkpointBytes): what a checkpoint store must take. */
+export function largestCheckpoint(spec: SweepSpec): { bytes: number; sizeIndex: number; model: ModelConfig } {
+  const pruned = spec.grid.pruning.some((p) => p.schedule !== 'none');
+  let best = { bytes: 0, sizeIndex: 0, model: resolvedModel(spec, 0) };
+  spec.grid.size.forEach((_, i) => {
+    const model = resolvedModel(spec, i);
+    const bytes = checkpointBytes(model, pruned);
+    if (bytes > best.bytes) best = { bytes, sizeIndex: i, model };
+  });
+  return best;
+}
+
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes < 10 * 2 ** 20 ? 1 : 0)} MiB`;
+
+function checkpointStore(spec: SweepSpec, out: Infeasibility[]): void {
+  if (spec.checkpointStore !== 'postgres') return;
+  const big = largestCheckpoint(spec);
+  if (big.bytes > POSTGRES_STORE_MAX_BYTES) {
+    out.push({
+      path: 'checkpointStore',
+      message:
+        `postgres takes checkpoints up to ${mib(POSTGRES_STORE_MAX_BYTES)}, and grid.size[${big.sizeIndex}] (dModel ${big.model.dModel}, nLayers ${big.model.nLayers}) ` +
+        `needs ~${mib(big.bytes)} (parameters and both AdamW moments${spec.grid.pruning.some((p) => p.schedule !== 'none') ? ', pruning masks' : ''}): use file:///shared/path or s3://bucket/prefix`,
+    });
+  }
+}
+
+/**
+ * A warning for a sweep that names no checkpoint store although its largest checkpoint is more than
+ * the postgres store (the workers' default) takes: such runs fail before training on a worker that
+ * uses it. Null when there is nothing to say.
+ */
+export function checkpointStoreWarning(spec: SweepSpec): string | null {
+  if (spec.checkpointStore !== undefined) return null;
+  const big = largestCheckpoint(spec);
+  if (big.bytes <= POSTGRES_STORE_MAX_BYTES) return null;
+  return (
+    `the largest run's checkpoint (grid.size[${big.sizeIndex}], dModel ${big.model.dModel}, nLayers ${big.model.nLayers}) is ~${mib(big.bytes)}, ` +
+    `more than the postgres checkpoint store takes (${mib(POSTGRES_STORE_MAX_BYTES)}): workers on it refuse those runs before training. ` +
+    `Start the workers with --checkpoint-store file:///shared/path or s3://bucket/prefix, or set checkpointStore in the sweep file`
+  );
+}
+
 /** Everything that makes a field-by-field valid sweep impossible or pointless to run, in file order. */
 export function infeasibilities(spec: SweepSpec): Infeasibility[] {
   const out: Infeasibility[] = [];
   temporalLimits(spec, out);
   heartbeat(spec, out);
+  checkpointStore(spec, out);
   evalPoints(spec, out);
   pruning(spec, out);
   budgets(spec, out);

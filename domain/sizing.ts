@@ -51,6 +51,16 @@ export function countParams(model: ModelConfig): ParamCounts {
   };
 }
 
+/**
+ * Bytes of a run's checkpoint data (engine/checkpoint.ts, SPCK0001: float32 parameters and both
+ * AdamW moments, 3 × 4 bytes a parameter, plus a float32 mask per prunable weight, 4 bytes each,
+ * once a pruning schedule has started); the JSON header (a few KiB) is not counted.
+ */
+export function checkpointBytes(model: ModelConfig, pruned: boolean): number {
+  const { total, linear } = countParams(model);
+  return 4 * (3 * total + (pruned ? linear : 0));
+}
+
 /** Non-embedding weights of a pre-norm Transformer block stack (matrices and norm gains). */
 function stackParams(dModel: number, nLayers: number, ffnMult: number, ffn: 'gated' | 'plain'): number {
   return nLayers * (4 * dModel * dModel + ffnWeights(dModel, ffnMult, ffn) + 2 * dModel) + dModel;

@@ -6,6 +6,7 @@
 // that take any size. Blob URIs: postgres:<runId>/<sha256>.<nonce>.ckpt (nonce: see file.ts).
 import { sql } from 'kysely';
 import type { Db } from '../db/connect';
+import { POSTGRES_STORE_MAX_BYTES } from '../domain/defaults';
 import { hashingTap, nonce, verified } from './hashing';
 import {
   BlobNotFoundError,
@@ -18,7 +19,7 @@ import {
   type StoredBlob,
 } from './types';
 
-export const POSTGRES_DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
+export const POSTGRES_DEFAULT_MAX_BYTES = POSTGRES_STORE_MAX_BYTES;
 const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
 const MAX_CHUNK_BYTES = 16 * 1024 * 1024;
 

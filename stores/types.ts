@@ -33,6 +33,8 @@ export interface CheckpointStore {
   readonly backend: StoreBackend;
   /** The store's URI as given to openStore (normalised). */
   readonly uri: string;
+  /** Largest blob the store takes, in bytes; undefined: no limit of its own. */
+  readonly maxBytes?: number;
   /**
    * Writes the chunks as one new immutable blob and returns its name and digest. Nothing is
    * visible under the returned URI until every byte is durable; a failed put leaves at most a

@@ -149,4 +149,19 @@ describe('research-scale checkpoints (real Temporal, Postgres, file:// and moto 
     const run = await stack.db.selectFrom('runs').select(['attempts']).where('id', '=', runId).executeTakeFirstOrThrow();
     assert.equal(run.attempts, attemptsBefore + 1, 'not retried: the corrupted checkpoint was read once');
   });
+
+  it('a worker on the postgres store (the default) refuses the 309 MB checkpoint before training: one line, no point, no retry', async () => {
+    await stopWorkers();
+    const spec = tinySweep({ ...BIG, name: 'too-big-for-postgres', taskQueue: queue });
+    const { sweepId } = await submitSweep(stack.db, stack.client, spec);
+    const runId = runIdOf(sweepId, 0);
+    worker(); // --checkpoint-store not given: postgres
+    const final = await waitForSweep(stack.db, stack.client, sweepId);
+    const r = final.runsDetail[0];
+    assert.equal(r.status, 'failed');
+    assert.match(r.error ?? '', new RegExp(`checkpoint of run ${runId.replace(/\./g, '\\.')} is \\d+\\.\\d MiB, above the postgres store's limit of 256\\.0 MiB: choose a file:///shared/path or s3://bucket/prefix checkpoint store .* \\(refused before training\\)`));
+    assert.equal((await pointsOf(runId)).rows.length, 0, 'nothing trained, nothing stored');
+    const run = await stack.db.selectFrom('runs').select(['attempts']).where('id', '=', runId).executeTakeFirstOrThrow();
+    assert.equal(run.attempts, 1, 'not retried');
+  });
 });

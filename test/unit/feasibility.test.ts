@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { UsageError } from '../../domain/errors';
 import { parseSweepText, validateSweep } from '../../domain/sweepSchema';
 import { refusedSweep } from '../sweeps';
+import { checkpointStoreWarning } from '../../domain/feasibility';
 
 const FIX = path.join(__dirname, '..', 'fixtures', 'sweeps');
 
@@ -75,6 +76,28 @@ grid:
     // On a GPU queue the same model's step and evaluation take seconds.
     assert.match(refusedSweep(`taskQueue: gpu-h100\n${big}`), /heartbeatTimeout: 5 s .* at 2000 GFLOP\/s \(a GPU queue\)/);
     parseSweepText(`taskQueue: gpu-h100\n${big.replace('heartbeatTimeout: 5', 'heartbeatTimeout: 120')}`, 'ok.yaml');
+  });
+  it('a checkpoint larger than the postgres store takes, when the sweep names that store (a warning when it names none)', () => {
+    const big = `name: t
+taskQueue: gpu-h100
+heartbeatTimeout: 120
+model: {family: transformer, ffn: gated, nHeads: 8, seqLen: 512, vocabSize: 32000}
+data: {kind: brown, valSize: 64}
+training: {steps: 1000, batchSize: 32, evalEvery: 100}
+grid:
+  activation: [relu]
+  size: [{dModel: 256, nLayers: 2}, {dModel: 1024, nLayers: 8}]
+`;
+    assert.match(
+      refusedSweep(`checkpointStore: postgres\n${big}`),
+      /checkpointStore: postgres takes checkpoints up to 256 MiB, and grid\.size\[1\] \(dModel 1024, nLayers 8\) needs ~\d{4} MiB \(parameters and both AdamW moments\): use file:\/\/\/shared\/path or s3:\/\/bucket\/prefix/,
+    );
+    assert.equal(checkpointStoreWarning(parseSweepText(`checkpointStore: file:///ckpt\n${big}`, 'ok.yaml')), null);
+    assert.match(checkpointStoreWarning(parseSweepText(big, 'ok.yaml')) ?? '', /grid\.size\[1\], dModel 1024, nLayers 8\) is ~\d{4} MiB, more than the postgres checkpoint store takes \(256 MiB\)/);
+    // The smaller model alone fits the postgres store: nothing to say or refuse.
+    const small = big.replace(', {dModel: 1024, nLayers: 8}', '');
+    assert.equal(checkpointStoreWarning(parseSweepText(`checkpointStore: postgres\n${small}`, 'ok.yaml')), null);
+    assert.equal(checkpointStoreWarning(parseSweepText(small, 'ok.yaml')), null);
   });
   it('grid lists with repeated values, on every axis', () => {
     assert.match(refusedSweep(base.replace('seed: [0, 1]', 'seed: [0, 1, 0]')), /grid\.seed\[2\]: repeats grid\.seed\[0\] \(0\): every run with it would train twice/);

@@ -6,6 +6,8 @@ import { createTrainer } from '../../engine';
 import { tinyMlpConfig , testPaths } from '../configs';
 import type { NetworkTrainer } from '../../engine/trainer';
 import type { RunConfig } from '../../domain/spec';
+import { checkpointBytes } from '../../domain/sizing';
+import { checkpointLayout } from '../../engine/checkpoint';
 import { assertExactResumeAcrossProcesses, assertNoTensorLeak } from './trainHelpers';
 
 const pruned = (over: Partial<RunConfig> = {}): RunConfig =>
@@ -53,6 +55,21 @@ test('pruned weights stay exactly zero and N̄ accounts for them', async () => {
     const meanN = trainer.avgNonzeroParams;
     assert.ok(meanN < trainer.params.linear && meanN > expectedLive, `${scope}: N̄ = ${meanN}`);
     trainer.dispose();
+  }
+});
+
+test('checkpointBytes (the submit-time and pre-training check) is the data of a real checkpoint, dense and pruned', async () => {
+  const prunedConfig = pruned();
+  prunedConfig.pruning.start = 0;
+  for (const [config, isPruned] of [[tinyMlpConfig(), false], [prunedConfig, true]] as const) {
+    const trainer = await createTrainer(config, { paths: testPaths });
+    try {
+      for (let i = 0; i < 5; i++) await trainer.trainStep(); // pruning from step 0: the masks exist
+      const { floats } = checkpointLayout(trainer.checkpointContents());
+      assert.equal(checkpointBytes(config.model, isPruned), 4 * floats, isPruned ? 'pruned' : 'dense');
+    } finally {
+      trainer.dispose();
+    }
   }
 });
 
