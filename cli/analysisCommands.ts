@@ -13,6 +13,7 @@ import { UsageError } from '../domain/errors';
 import { BACKENDS } from '../engine/types';
 import type { BackendName } from '../engine/types';
 import { prepareNativeBackend } from '../stack/nativeBackend';
+import { slotsArg } from './slotsArg';
 import { interruptReceived, interruptSignal, InterruptedError } from './interrupt';
 
 export interface CommandContext {
@@ -171,7 +172,7 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .command('study <sweepFiles>')
     .description('train several sweeps on local training slots under one time budget and write each one\'s report, fits.json and points.csv (docs/studies/)')
     .requiredOption('--out <dir>', 'one folder per sweep is written here')
-    .option('--slots <n>', 'training slots (processes)', ctx.intArg('--slots'), 2)
+    .option('--slots <n>', 'training slots (processes)', slotsArg('--slots', 1), 2)
     .option('--budget <s>', 'wall-clock seconds for training, fitting and reports; what is still training then is cancelled and reported as it stands', ctx.intArg('--budget'), 5400)
     .option('--curve-from <fraction>', "curve fits in the reports from this fraction of each run's steps on (as `report --curve-from`)", curveFromArg)
     .addOption(new Option('--backend <b>', 'the slots\' backend (default: tensorflow, installed on first use)').choices(BACKENDS))
@@ -179,7 +180,6 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .addHelpText('after', '\n<sweepFiles>: a folder (every *.yaml in it, by name) or a comma-separated list; the sweeps go in in that order.\nState (Temporal, Postgres, checkpoints) is kept in $SPARSITY_HOME: `sparsity status|runs|sql` read it afterwards. Refused while `sparsity dev` runs on it.')
     .action(async (files: string, o: { out: string; slots: number; budget: number; backend?: BackendName; json?: boolean; curveFrom?: number }) => {
       const { checkNoDevStack, checkStudyBudget, readStudyFiles, trainStudy } = await import('../bench/study');
-      if (o.slots < 1) throw new UsageError(`--slots must be at least 1 (got ${o.slots})`);
       checkStudyBudget(o.budget, '--budget');
       const study = readStudyFiles(files, '<sweepFiles>');
       makeOutputDir(o.out, '--out');
@@ -338,7 +338,7 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .command('orchestration')
     .description('schedule N trivial runs through Temporal + Postgres: runs/s and overhead per run')
     .option('--runs <n>', 'runs in the sweep', ctx.intArg('--runs'), 1000)
-    .option('--slots <n>', 'training slots', ctx.intArg('--slots'), 2)
+    .option('--slots <n>', 'training slots', slotsArg('--slots', 1), 2)
     .option('--max-parallel <n>', 'runs in flight', ctx.intArg('--max-parallel'), 16)
     .option('--json', 'one line of JSON on stdout')
     .action(async (o: { runs: number; slots: number; maxParallel: number; json?: boolean }) => {

@@ -27,6 +27,7 @@ import { registerLifecycleCommands } from './lifecycleCommands';
 import { runDemo } from './demo';
 import { prepareGpuSlots } from '../stack/gpuSlots';
 import { prepareNativeBackend } from '../stack/nativeBackend';
+import { slotsArg } from './slotsArg';
 import { installInterruptHandling, interruptSignal, InterruptedError, whenAborted } from './interrupt';
 
 const err = (m: string) => process.stderr.write(`${m}\n`);
@@ -95,7 +96,7 @@ Examples:
   program
     .command('dev')
     .description('start the embedded Temporal dev server + PostgreSQL + local workers in the foreground (Ctrl-C stops all)')
-    .option('--workers <n>', 'training slots (processes)', intArg('--workers'), 1)
+    .option('--workers <n>', 'training slots (processes)', slotsArg('--workers'), 1)
     .option('--task-queue <q>', 'task queue the local workers serve', 'sparsity')
     .option('--port <p>', 'Temporal gRPC port', intArg('--port'))
     .option('--ui-port <p>', 'Temporal web UI port', intArg('--ui-port'))
@@ -127,7 +128,7 @@ Examples:
     .command('worker')
     .description('serve a task queue: workflows, bookkeeping and N training slots (one process each)')
     .option('--task-queue <q>', 'task queue (the sweep file names it; by kind of host: gpu-h100, gpu-a100, cpu)', 'sparsity')
-    .option('--slots <n>', 'CPU training slots (one per core); GPU hosts use --gpus', intArg('--slots'), 1)
+    .option('--slots <n>', 'CPU training slots (one per core); GPU hosts use --gpus', slotsArg('--slots'), 1)
     .option('--gpus <list>', 'one training slot per GPU: all, or indices as nvidia-smi lists them (0,1,3); installs the GPU backend on first use')
     .option('--slots-only', 'only training slots: no workflows, bookkeeping or fits on this host (GPU hosts)')
     .option('--db-connections <n>', 'most Postgres connections this host may open; refuse to start if the slots need more', intArg('--db-connections'))
@@ -370,7 +371,7 @@ Examples:
     .command('demo')
     .description('start the embedded stack, run examples/quick.yaml end to end, print curves and fits, stop')
     .option('--file <f>', 'sweep file (default: the package\'s examples/quick.yaml)')
-    .option('--workers <n>', 'training slots', intArg('--workers'), 2)
+    .option('--workers <n>', 'training slots', slotsArg('--workers', 1), 2)
     .option('--json', 'last stdout line: {"sweepId","runs":{"total","completed"},"fits":[...]}')
     .addOption(checkpointStoreOption())
     .action(async (o: { file?: string; workers: number; json?: boolean; checkpointStore: string }) => {

@@ -198,6 +198,15 @@ export function runTrainingSlot(opts: WorkerOptions & { slot: number }, signal: 
   });
 }
 
+/**
+ * The most training slots one host may fork. Each is a Node process holding a backend (a few hundred
+ * MB before its model), so beyond a few per core they only thrash: at most 8 per core and one per
+ * 256 MiB of memory (a `--workers 100000` once forked hundreds of processes and a load of 300).
+ */
+export function maxTrainingSlots(host: { cpus: number; memoryBytes: number } = { cpus: os.cpus().length, memoryBytes: os.totalmem() }): number {
+  return Math.max(1, Math.min(8 * host.cpus, Math.floor(host.memoryBytes / (256 * 2 ** 20))));
+}
+
 export interface SlotProcesses {
   children: ChildProcess[];
   stop(): Promise<void>;

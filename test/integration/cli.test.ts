@@ -147,6 +147,16 @@ describe('CLI input and failure handling', { timeout: 600_000 }, () => {
     }
   });
 
+  it('refuses slot counts this host cannot run, before starting anything (exit 2)', async () => {
+    // A `dev --workers 100000` once forked hundreds of processes (load 300) before anything said no.
+    for (const args of [['dev', '--workers', '100000'], ['worker', '--slots', '100000'], ['demo', '--workers', '100000'], ['demo', '--workers', '0'], ['dev', '--workers', '-1']]) {
+      const r = await runCli(args, { ...env, SPARSITY_HOME: path.join(dir, 'slots-home') });
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, args[2] === '100000' ? new RegExp(`${args[1]} 100000: more training slots than this host can run \\(at most \\d+`) : new RegExp(`${args[1]} must be a whole number ≥ [01] \\(got "${args[2]}"\\)`));
+      assert.doesNotMatch(r.stderr, /\n\s+at |starting/, 'refused before anything started');
+    }
+  });
+
   it('warns when no worker serves the task queue, instead of hanging silently', async () => {
     const file = path.join(dir, 'good.yaml');
     writeFileSync(file, good);

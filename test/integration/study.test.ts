@@ -103,7 +103,7 @@ describe('sparsity study', { timeout: 600_000 }, () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /b\.yaml[\s\S]*training\.evalEvery/);
     assert.equal(existsSync(path.join(dir, 'out2')), false);
-    for (const [flags, re] of [[['--budget', '30'], /--budget must be at least 60 seconds/], [['--slots', '0'], /--slots must be at least 1/]] as const) {
+    for (const [flags, re] of [[['--budget', '30'], /--budget must be at least 60 seconds/], [['--slots', '0'], /--slots must be a whole number ≥ 1 \(got "0"\)/], [['--slots', '100000'], /--slots 100000: more training slots than this host can run \(at most \d+: 8 per core/]] as const) {
       const r2 = await runCli(['study', bad, '--out', path.join(dir, 'out2'), ...flags], env);
       assert.equal(r2.code, 2, r2.stderr);
       assert.match(r2.stderr, re);
