@@ -390,7 +390,7 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
       log(`study: ${study.length} sweep${study.length > 1 ? 's' : ''} (${study.map((x) => x.spec.name).join(', ')}) on GPU${gpus.length > 1 ? 's' : ''} ${gpus.join(',')}, ${slotsPerGpu} slot${slotsPerGpu > 1 ? 's' : ''} each, ${studyBudgetS} s; state in ${stateDir}, outputs in ${studyOut} …`);
       const budgetMs = studyBudgetS * 1000;
       // trainStudy keeps to the budget itself; this limit only catches a stack that never answers.
-      const r = await withLimit(budgetMs + 120_000, (signal) => trainStudy(study, { curveFrom: opts.studyCurveFrom, slots: gpus.length * slotsPerGpu, slotEnv: (slot) => gpuSlotEnv(gpus[slot % gpus.length], stateDir), stateDir, budgetMs, outDir: studyOut, archive: studyArchive ?? undefined, log, signal }));
+      const r = await withLimit(budgetMs + 120_000, (signal) => trainStudy(study, { curveFrom: opts.studyCurveFrom, backend: 'tensorflow', slots: gpus.length * slotsPerGpu, slotEnv: (slot) => gpuSlotEnv(gpus[slot % gpus.length], stateDir), stateDir, budgetMs, outDir: studyOut, archive: studyArchive ?? undefined, log, signal }));
       const seconds = (performance.now() - ts) / 1000;
       if (r.ok) {
         const { sweeps, budgetRanOut } = r.value;

@@ -6,6 +6,7 @@
 // When the budget runs out the sweeps still training are cancelled (client/sweeps.ts cancelSweep,
 // the path of `sparsity cancel`); what completed is kept, fitted and reported.
 import { setTimeout as delay } from 'node:timers/promises';
+import { requestedBackend } from '../engine/backendSelect';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -144,6 +145,8 @@ export interface StudyResult {
   slots: number;
   /** Whether the budget ran out with sweeps still training (they were cancelled). */
   budgetRanOut: boolean;
+  /** Set when no training slot could start (SlotProcesses.failed): what still trained was cancelled. */
+  slotsFailed?: string;
 }
 
 export interface StudyOptions {
@@ -153,7 +156,7 @@ export interface StudyOptions {
   slotEnv?: (slot: number) => Record<string, string>;
   /** Curve laws in the reports: each run's points from this fraction of its steps on (`report --curve-from`). */
   curveFrom?: number;
-  /** The slots' backend; default tensorflow (native, installed on first use). */
+  /** The slots' backend; default SPARSITY_BACKEND, else the fastest that loads (native when installed). */
   backend?: BackendName;
   stateDir: string;
   /** Wall-clock budget of the whole study: training, cancelling, fitting, reports. */
@@ -210,7 +213,8 @@ export async function trainStudy(study: StudyFile[], o: StudyOptions): Promise<S
   const workers = startLocalWorkers(stack.endpoints, {
     taskQueue: queue,
     slots,
-    backend: o.backend ?? 'tensorflow',
+    // --backend, else SPARSITY_BACKEND, else the slots' own default (the fastest that loads).
+    backend: requestedBackend(o.backend)?.name,
     checkpointStore: `file://${path.resolve(o.stateDir, 'checkpoints')}`,
     slotEnv: (slot) => ({ SPARSITY_HOME: o.stateDir, ...(o.slotEnv?.(slot) ?? {}) }),
   });
@@ -257,11 +261,19 @@ export async function trainStudy(study: StudyFile[], o: StudyOptions): Promise<S
   };
   const active = () => sweeps.filter((s) => s.sweepId && s.endedAt === undefined);
   let budgetRanOut = false;
+  let slotsFailed: string | undefined;
+  void workers.slots.failed.then((e) => (slotsFailed = e.message));
+  let progressAt = Date.now();
   try {
     let next = 0;
     for (;;) {
       for (const s of active()) await refresh(s);
-      if (o.signal?.aborted || Date.now() >= trainUntil) break;
+      if (o.signal?.aborted || slotsFailed || Date.now() >= trainUntil) break;
+      if (Date.now() - progressAt >= 30_000) {
+        progressAt = Date.now();
+        const line = active().map((s) => `${s.name} ${s.completed}/${s.total} done, ${s.last?.runs.running ?? 0} running`).join('; ');
+        o.log(`study, ${Math.round((Date.now() - t0) / 1000)} s of ${Math.round(o.budgetMs / 1000)}: ${line || 'no sweep training'}`);
+      }
       // Room on the slots that the sweeps in flight cannot fill: submit the next sweep(s).
       let busy = active().reduce((n, s) => n + Math.min((s.last?.runs.running ?? 0) + (s.last?.runs.pending ?? s.total), s.spec.maxParallel), 0);
       while (next < sweeps.length && busy < slots) {
@@ -279,8 +291,9 @@ export async function trainStudy(study: StudyFile[], o: StudyOptions): Promise<S
     // The budget is spent: cancel what still trains, as `sparsity cancel` does.
     const left = active();
     if (left.length > 0) {
-      budgetRanOut = true;
-      o.log(`study budget spent: cancelling ${left.map((s) => s.name).join(', ')}`);
+      const why = o.signal?.aborted ? 'interrupted' : slotsFailed ? 'no training slot could start' : 'study budget spent';
+      budgetRanOut = why === 'study budget spent';
+      o.log(`${why}: cancelling ${left.map((s) => s.name).join(', ')}`);
       // A slot sees the cancellation at its next heartbeat (at most 5 s apart) between steps; if no
       // worker processes it in this grace, cancelSweep terminates the workflow and settles the rows.
       const grace = Math.max(10_000, Math.min(30_000, deadline - Date.now() - 20_000));
@@ -309,5 +322,6 @@ export async function trainStudy(study: StudyFile[], o: StudyOptions): Promise<S
     sweeps: sweeps.map(({ file, name, sweepId, status, completed, total, seconds, out, outError }) => ({ file, name, sweepId, status, completed, total, seconds, ...(out ? { out } : {}), ...(outError ? { outError } : {}) })),
     slots,
     budgetRanOut,
+    ...(slotsFailed ? { slotsFailed } : {}),
   };
 }

@@ -175,7 +175,7 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .option('--slots <n>', 'training slots (processes)', slotsArg('--slots', 1), 2)
     .option('--budget <s>', 'wall-clock seconds for training, fitting and reports; what is still training then is cancelled and reported as it stands', ctx.intArg('--budget'), 5400)
     .option('--curve-from <fraction>', "curve fits in the reports from this fraction of each run's steps on (as `report --curve-from`)", curveFromArg)
-    .addOption(new Option('--backend <b>', 'the slots\' backend (default: tensorflow, installed on first use)').choices(BACKENDS))
+    .addOption(new Option('--backend <b>', 'the slots\' backend (default: SPARSITY_BACKEND, else the native one, installed on first use, else wasm)').choices(BACKENDS))
     .option('--json', 'one line of JSON on stdout')
     .addHelpText('after', '\n<sweepFiles>: a folder (every *.yaml in it, by name) or a comma-separated list; the sweeps go in in that order.\nState (Temporal, Postgres, checkpoints) is kept in $SPARSITY_HOME: `sparsity status|runs|sql` read it afterwards. Refused while `sparsity dev` runs on it.')
     .action(async (files: string, o: { out: string; slots: number; budget: number; backend?: BackendName; json?: boolean; curveFrom?: number }) => {
@@ -194,6 +194,7 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
       else for (const s of r.sweeps) ctx.out(`${s.name.padEnd(28)} ${s.status.padEnd(13)} ${s.completed}/${s.total} runs  ${s.seconds.toFixed(0)} s  ${s.out ?? s.outError ?? ''}`);
       const sig = interruptReceived();
       if (sig) throw new InterruptedError(sig, `the sweeps still training were cancelled; the outputs of each sweep are in ${path.resolve(o.out)}, the state in ${stateDir}`);
+      if (r.slotsFailed) throw new Error(`${r.slotsFailed}; the sweeps still training were cancelled`);
       if (r.budgetRanOut || r.sweeps.some((s) => s.status !== 'completed')) process.exitCode = 1;
     });
 

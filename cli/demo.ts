@@ -56,8 +56,15 @@ export async function runDemo(opts: {
     let interrupted = false;
     const waiting = waitForSweep(db, client, submitted.sweepId, (s) => interrupted || display.update(s));
     waiting.catch(() => undefined);
-    const first = await Promise.race([waiting, whenAborted(signal)]);
+    const first = await Promise.race([waiting, whenAborted(signal), workers.slots.failed]);
     display.stop();
+    if (first instanceof Error) {
+      // No slot can train (a backend that cannot load): waiting would be forever.
+      interrupted = true;
+      opts.log(`cancelling sweep ${submitted.sweepId}: no training slot could start ...`);
+      await cancelSweep(db, client, submitted.sweepId, 15_000);
+      throw first;
+    }
     if (typeof first === 'string') {
       // Cancelled as `sparsity cancel` does: the runs stop at their next heartbeat, what they stored stays.
       interrupted = true;

@@ -32,7 +32,8 @@ export class InterruptedError extends Error {
 
 let controller: AbortController | undefined;
 let received: HandledSignal | undefined;
-let quiet = false;
+/** A training slot: says nothing at a signal, and a second one does not end it at once (see interruptSignal). */
+let slot = false;
 let installed = false;
 
 /** Installs the policy above; `log` gets the one line said at the first signal. Idempotent. */
@@ -43,11 +44,14 @@ export function installInterruptHandling(log: (m: string) => void): void {
     process.on(sig, () => {
       if (controller && !controller.signal.aborted) {
         received = sig;
-        if (!quiet) log(`${sig}: stopping cleanly (${sig === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to stop at once)`);
+        if (!slot) log(`${sig}: stopping cleanly (${sig === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to stop at once)`);
         controller.abort();
         return;
       }
-      if (controller && !quiet) log(`${sig} again: exiting at once (the embedded services and training slots are stopped; runs resume from their last checkpoint)`);
+      // A slot already draining: a terminal's Ctrl-C reaches it directly and then its worker's SIGTERM
+      // as a second signal, which must not cut the drain short (the worker escalates with SIGKILL).
+      if (slot && controller) return;
+      if (controller) log(`${sig} again: exiting at once (the embedded services and training slots are stopped; runs resume from their last checkpoint)`);
       process.exit(EXIT_CODES[sig]);
     });
   }
@@ -55,10 +59,11 @@ export function installInterruptHandling(log: (m: string) => void): void {
 
 /**
  * The signal the first SIGINT/SIGTERM aborts; the command that takes it promises to stop cleanly
- * then. `quiet`: say nothing at the signal (a training slot: the command that forked it speaks).
+ * then. `slot`: a training slot, which says nothing (the command that forked it speaks) and drains
+ * whatever signals follow; only its worker ends it at once, by SIGKILL.
  */
-export function interruptSignal(opts: { quiet?: boolean } = {}): AbortSignal {
-  quiet = Boolean(opts.quiet);
+export function interruptSignal(opts: { slot?: boolean } = {}): AbortSignal {
+  slot = Boolean(opts.slot);
   controller ??= new AbortController();
   return controller.signal;
 }

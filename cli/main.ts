@@ -72,6 +72,13 @@ async function withConnections<T>(
   }
 }
 
+/** A TCP port to listen on: unprivileged, and leaving room for the web UI's default 1000 above (checked again at start). */
+const portArg = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1024 || n > 65535) throw new UsageError(`${name} must be a port number from 1024 to 65535 (got ${JSON.stringify(v)})`);
+  return n;
+};
+
 const intArg = (name: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a non-negative integer (got ${JSON.stringify(v)})`);
@@ -98,14 +105,17 @@ Examples:
     .description('start the embedded Temporal dev server + PostgreSQL + local workers in the foreground (Ctrl-C stops all)')
     .option('--workers <n>', 'training slots (processes)', slotsArg('--workers'), 1)
     .option('--task-queue <q>', 'task queue the local workers serve', 'sparsity')
-    .option('--port <p>', 'Temporal gRPC port', intArg('--port'))
-    .option('--ui-port <p>', 'Temporal web UI port', intArg('--ui-port'))
+    .option('--port <p>', 'Temporal gRPC port (1024-65535)', portArg('--port'))
+    .option('--ui-port <p>', 'Temporal web UI port (1024-65535)', portArg('--ui-port'))
     .addOption(new Option('--backend <b>', 'training backend').choices(BACKENDS))
     .addOption(checkpointStoreOption())
     .action(async (o: { workers: number; taskQueue: string; port?: number; uiPort?: number; backend?: BackendName; checkpointStore: string }) => {
       await checkStoreUri(o.checkpointStore);
+      if (o.port !== undefined && o.port === o.uiPort) throw new UsageError(`--port and --ui-port are both ${o.port}: the gRPC server and the web UI need a port each`);
       const home = sparsityHome();
       if (readEmbeddedEndpoints(home)) throw new UsageError(`a sparsity dev stack is already running for ${home} (see ${home}/endpoints.json)`);
+      // Taken now: a Ctrl-C during start-up stops everything cleanly once it is up.
+      const interrupted = interruptSignal();
       await prepareNativeBackend({ flag: o.backend });
       const stack = await startStack({ home, temporalPort: o.port, uiPort: o.uiPort, log: err });
       writeEmbeddedEndpoints(stack.endpoints, home);
@@ -116,12 +126,13 @@ Examples:
       err(`Database:  DATABASE_URL=${process.env.DATABASE_URL ? redactUrl(stack.endpoints.databaseUrl) : stack.endpoints.databaseUrl}`);
       err(`Workers:   ${o.workers} training slot(s) on task queue "${o.taskQueue}", checkpoints in ${o.checkpointStore}`);
       err('Ready. In another terminal: sparsity submit examples/quick.yaml --wait   (Ctrl-C here stops everything)');
-      const sig = await whenAborted(interruptSignal());
-      err(`${sig}: stopping workers (each slot trains to its next eval point and commits), Temporal and PostgreSQL ...`);
+      const sig = await Promise.race([whenAborted(interrupted), workers.slots.failed]);
+      err(`${sig instanceof Error ? 'no training slot could start' : sig}: stopping workers (each slot trains to its next eval point and commits), Temporal and PostgreSQL ...`);
       await workers.stop();
       await stack.stop();
       removeEmbeddedEndpoints(home);
       err('stopped.');
+      if (sig instanceof Error) throw sig;
     });
 
   program
@@ -183,13 +194,17 @@ Examples:
         );
         err(`worker ${process.pid}: ${connLine}`);
         let failed: unknown;
-        const sig = await Promise.race([whenAborted(interruptSignal()), orchestration.then(() => undefined)]).catch((e: unknown) => {
+        const sig = await Promise.race([
+          whenAborted(interruptSignal()),
+          orchestration.then(() => undefined),
+          slots.failed.then((e) => Promise.reject(e)),
+        ]).catch((e: unknown) => {
           failed = e;
           return undefined;
         });
         // Slots first: each trains to its next eval point and commits; the orchestration
         // worker keeps serving meanwhile, so the workflows hand the rest of those runs on.
-        err(`${sig ?? 'orchestration worker stopped'}: draining ${slotCount} training slot(s) to their next eval point ...`);
+        err(`${sig ?? (failed instanceof Error ? 'stopping' : 'orchestration worker stopped')}: draining ${slotCount} training slot(s) to their next eval point ...`);
         await slots.stop();
         abort.abort();
         await orchestration.catch(() => undefined);
@@ -210,7 +225,7 @@ Examples:
       const abort = new AbortController();
       // Exit with the parent: a slot must not outlive the worker that forked it.
       process.on('disconnect', () => abort.abort());
-      interruptSignal({ quiet: true }).addEventListener('abort', () => abort.abort(), { once: true });
+      interruptSignal({ slot: true }).addEventListener('abort', () => abort.abort(), { once: true });
       await runTrainingSlot(
         {
           endpoints,

@@ -25,6 +25,21 @@ export async function recordBuild(db: Db, code: CodeProvenance): Promise<void> {
     .execute();
 }
 
+/**
+ * Marks `abandoned` the segments still `running` of the runs `where` selects: their worker can no
+ * longer report (a newer attempt of the run started, or the run ended: cancelled, failed, or its
+ * worker killed). `reached_step` becomes the last eval point they committed (null: none). A
+ * segment that does report later (a slow attempt Temporal has given up on) overwrites this.
+ */
+export async function abandonRunningSegments(db: Db, where: { runId: string } | { sweepId: string }): Promise<void> {
+  const runFilter = 'runId' in where ? sql`g.run_id = ${where.runId}` : sql`g.run_id in (select id from runs where sweep_id = ${where.sweepId})`;
+  await sql`
+    update run_segments g
+       set status = 'abandoned', finished_at = now(),
+           reached_step = (select max(p.step) from run_points p where p.run_id = g.run_id and p.step > g.from_step and p.step <= g.to_step)
+     where g.status = 'running' and ${runFilter}`.execute(db);
+}
+
 export interface SegmentStart {
   runId: string;
   attempt: number;
@@ -45,6 +60,8 @@ export interface SegmentStart {
 export async function startSegment(db: Db, s: SegmentStart): Promise<number> {
   return db.transaction().execute(async (tx) => {
     await recordBuild(tx, s.code);
+    // A new attempt: whatever attempt of this run still looks `running` has stopped reporting.
+    await abandonRunningSegments(tx, { runId: s.runId });
     const row = await tx
       .insertInto('run_segments')
       .values({

@@ -3,6 +3,7 @@
 import { sql } from 'kysely';
 import type { Db } from './connect';
 import { blobReferenced } from './ladders';
+import { abandonRunningSegments } from './provenance';
 import type { RunConfig } from '../domain/spec';
 import type { RunStatus } from './schema';
 import type { DeviceInfo } from '../engine/types';
@@ -98,6 +99,8 @@ export async function markRunFinished(
     .where('status', '!=', 'completed')
     .returning(['final_val_loss'])
     .executeTakeFirst();
+  // The run is over: a segment its killed or lost worker never finished says so.
+  await abandonRunningSegments(db, { runId });
   let releasedBlob: string | null = null;
   if (status === 'completed') {
     // Checkpoints serve resumption only; failed and cancelled runs keep theirs so they can be resumed.

@@ -86,7 +86,7 @@ export interface BuildsTable {
   first_seen: Generated<Date>;
 }
 
-export type SegmentStatus = 'running' | 'completed' | 'drained' | 'diverged' | 'failed' | 'cancelled';
+export type SegmentStatus = 'running' | 'completed' | 'drained' | 'diverged' | 'failed' | 'cancelled' | 'abandoned';
 
 /** One attempt at a training segment: who trained steps from_step..reached_step of a run, with which build, on which device. */
 export interface RunSegmentsTable {

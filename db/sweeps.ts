@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { PlannedRun } from '../domain/grid';
 import type { SweepSpec } from '../domain/spec';
 import type { Db } from './connect';
+import { abandonRunningSegments } from './provenance';
 import type { SweepStatus } from './schema';
 
 export async function sweepExists(db: Db, sweepId: string): Promise<boolean> {
@@ -110,6 +111,8 @@ export async function setSweepStatus(
         .where('sweep_id', '=', input.sweepId)
         .where('status', 'in', ['pending', 'running'])
         .execute();
+      // Their segments too (a slot that is still alive reports `cancelled` over this when it stops).
+      await abandonRunningSegments(tx, { sweepId: input.sweepId });
     }
   });
 }

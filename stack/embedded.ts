@@ -8,6 +8,7 @@ import pg from 'pg';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
 import { projectRoot } from './paths';
+import { UsageError } from '../domain/errors';
 import { makeParentsEnterable, packagedNativeDir, placePostgres, systemUser } from './postgresPlacement';
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
@@ -112,7 +113,9 @@ export async function startTemporalDevServer(opts: {
   const cli = await findTemporalCli();
   mkdirSync(opts.home, { recursive: true });
   const port = opts.port ?? (await freePort(7233));
-  const uiPort = opts.uiPort ?? (await freePort(port + 1000));
+  // The web UI 1000 above the gRPC port, as the Temporal CLI does, unless that is past the last port.
+  const uiPort = opts.uiPort ?? (await freePort(port + 1000 <= 65_000 ? port + 1000 : 8233));
+  if (port === uiPort) throw new UsageError(`--port and --ui-port are both ${port}: the gRPC server and the web UI need a port each`);
   const args = [
     'server',
     'start-dev',
@@ -273,14 +276,15 @@ function postgresServer(o: { nativeDir: string | null; dataDir: string; port: nu
         chownSync(pwFile, ids.uid, ids.gid);
       }
       try {
-        const r = spawnSync(
+        // Its own process group, like the server: a Ctrl-C in the terminal must not kill it halfway.
+        const r = await runDetached(
           path.join(binDir, 'initdb'),
           [`--pgdata=${o.dataDir}`, '--auth=password', `--username=${o.user}`, `--pwfile=${pwFile}`, '--lc-messages=C'],
-          { ...ids, encoding: 'utf8', env },
+          { ...ids, env },
         );
-        // A binary the postgres user cannot reach never runs: spawnSync reports it in `error`, with no output.
+        // A binary the postgres user cannot reach never runs: spawn reports it as an error, with no output.
         if (r.error) throw new Error(`initdb could not run${isRoot ? ' as postgres' : ''}: ${r.error.message}`);
-        if (r.status !== 0) throw new Error(`initdb failed: ${(r.stderr || r.stdout || '').trim().split('\n').pop()}`);
+        if (r.status !== 0) throw new Error(`initdb failed: ${(r.output || '').trim().split('\n').pop()}`);
       } finally {
         rmSync(pwDir, { recursive: true, force: true });
       }
@@ -321,6 +325,27 @@ function postgresServer(o: { nativeDir: string | null; dataDir: string; port: nu
       process.off('exit', killOnExit);
     },
   };
+}
+
+/** Runs a command to its end in a process group of its own; resolves with its status and output (stdout + stderr). */
+function runDetached(cmd: string, args: string[], opts: { uid?: number; gid?: number; env: NodeJS.ProcessEnv }): Promise<{ status: number | null; output: string; error?: Error }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    let output = '';
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString('utf8')));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString('utf8')));
+    // However this process ends, the command goes with it.
+    const kill = () => child.kill('SIGKILL');
+    process.once('exit', kill);
+    child.once('error', (error) => {
+      process.off('exit', kill);
+      resolve({ status: null, output, error });
+    });
+    child.once('close', (status) => {
+      process.off('exit', kill);
+      resolve({ status, output });
+    });
+  });
 }
 
 /** Creates `name` on the server behind `adminUrl` unless it exists. */

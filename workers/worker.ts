@@ -63,6 +63,8 @@ function installRuntime(): void {
   try {
     // To stderr: stdout carries a command's result (`study --json`, `bench gpu`), never log lines.
     const toStderr = (e: LogEntry) => {
+      // A training slot serves activities only, by design: the SDK's warning about it is noise.
+      if (e.message.startsWith('No workflows registered')) return;
       let meta = '';
       try {
         meta = e.meta ? ` ${JSON.stringify(e.meta, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}` : '';
@@ -209,8 +211,19 @@ export function maxTrainingSlots(host: { cpus: number; memoryBytes: number } = {
 
 export interface SlotProcesses {
   children: ChildProcess[];
+  /**
+   * Resolves (never rejects) when every slot has failed at start-up too often to be restarted (a
+   * backend that cannot load, a GPU slot off its GPU): the command then stops instead of waiting on
+   * slots that will never train. Pending forever while any slot can run.
+   */
+  failed: Promise<Error>;
   stop(): Promise<void>;
 }
+
+/** A slot that exits non-zero this soon after it was forked failed at start-up. */
+const STARTUP_WINDOW_MS = 60_000;
+/** Consecutive start-up failures after which a slot is not restarted (backoff 2, 4, 8, 16 s between). */
+const STARTUP_FAILURES = 5;
 
 /**
  * Forks `slots` training processes (`sparsity worker-slot`). A slot that dies (out of memory,
@@ -224,7 +237,12 @@ export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
   const cli = path.join(__dirname, '..', 'cli', 'main.js');
   const children: ChildProcess[] = [];
   let stopping = false;
+  const quickFailures = new Array<number>(opts.slots).fill(0);
+  const givenUp = new Set<number>();
+  let reportFailed: (e: Error) => void = () => undefined;
+  const failed = new Promise<Error>((resolve) => (reportFailed = resolve));
   const start = (slot: number): ChildProcess => {
+    const startedAt = Date.now();
     const args = ['worker-slot', '--task-queue', opts.taskQueue, '--slot', String(slot), '--checkpoint-store', opts.checkpointStore];
     if (opts.backend) args.push('--backend', opts.backend);
     if (opts.versioning === false) args.push('--no-versioning');
@@ -245,10 +263,20 @@ export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
     child.once('exit', (code, signal) => {
       // Exit 0: the slot was told to stop (its own SIGINT/SIGTERM from a terminal) and drained.
       if (stopping || code === 0) return;
-      process.stderr.write(`training slot ${slot} (pid ${child.pid}) exited (${signal ?? code}); restarting it in 2 s\n`);
+      quickFailures[slot] = Date.now() - startedAt < STARTUP_WINDOW_MS ? quickFailures[slot] + 1 : 0;
+      if (quickFailures[slot] >= STARTUP_FAILURES) {
+        givenUp.add(slot);
+        process.stderr.write(
+          `training slot ${slot} failed ${STARTUP_FAILURES} times in a row within ${STARTUP_WINDOW_MS / 1000} s of starting (last: ${signal ?? `exit ${code}`}); not restarting it (its error is above)\n`,
+        );
+        if (givenUp.size === opts.slots) reportFailed(new Error(`every training slot (${opts.slots}) failed at start-up ${STARTUP_FAILURES} times in a row; the slots' errors are above`));
+        return;
+      }
+      const delay = 2000 * 2 ** Math.max(0, quickFailures[slot] - 1);
+      process.stderr.write(`training slot ${slot} (pid ${child.pid}) exited (${signal ?? code}); restarting it in ${delay / 1000} s\n`);
       setTimeout(() => {
         if (!stopping) children[slot] = start(slot);
-      }, 2000).unref();
+      }, delay).unref();
     });
     return child;
   };
@@ -260,6 +288,7 @@ export function forkTrainingSlots(opts: WorkerOptions): SlotProcesses {
   });
   return {
     children,
+    failed,
     async stop() {
       stopping = true;
       await Promise.all(

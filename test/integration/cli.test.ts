@@ -157,6 +157,16 @@ describe('CLI input and failure handling', { timeout: 600_000 }, () => {
     }
   });
 
+  it('a worker whose slots all fail at start-up stops (exit 1) instead of restarting them forever', async () => {
+    // A GPU slot that would train on the CPU refuses to start (workers/worker.ts): here, every time.
+    const r = await runCli(['worker', '--slots', '1', '--task-queue', `nobody-${Date.now()}`], { ...env, SPARSITY_DEVICE: 'gpu', SPARSITY_NATIVE_INSTALL: '0' }, 180_000);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /refusing to start/);
+    assert.match(r.stderr, /training slot 0 failed 5 times in a row within 60 s of starting \(last: exit 1\); not restarting it/);
+    assert.match(r.stderr, /error: every training slot \(1\) failed at start-up 5 times in a row/);
+    assert.equal((r.stderr.match(/restarting it in/g) ?? []).length, 4, 'backs off 2, 4, 8, 16 s, then gives up');
+  });
+
   it('warns when no worker serves the task queue, instead of hanging silently', async () => {
     const file = path.join(dir, 'good.yaml');
     writeFileSync(file, good);

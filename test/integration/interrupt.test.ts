@@ -6,7 +6,7 @@
 // - `dev`: Ctrl-C stops the workers, Temporal and PostgreSQL and exits 0.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -127,6 +127,11 @@ describe('Ctrl-C on the embedded stack', { timeout: 600_000 }, () => {
     assert.equal(report.runs.total, 8);
     assert.equal(report.runs.running + report.runs.pending, 0);
     assert.equal(report.runs.cancelled + report.runs.completed, 8);
+    // Their segments are settled too: cancelled by the slot, or abandoned if it could not say.
+    const seg = await runCli(['sql', `select status, count(*)::int as n from run_segments where run_id like '${sweepId}.%' group by status order by status`, '--json'], { SPARSITY_HOME: demo.home, DATABASE_URL: '', TEMPORAL_ADDRESS: '' }, 120_000);
+    assert.equal(seg.code, 0, seg.stderr);
+    const statuses = (JSON.parse(seg.stdout) as { status: string; n: number }[]).map((r) => r.status);
+    assert.ok(statuses.length > 0 && !statuses.includes('running'), seg.stdout);
   });
 
   it('demo: a second Ctrl-C exits at once, and the embedded services and slots still go', async () => {
@@ -140,6 +145,44 @@ describe('Ctrl-C on the embedded stack', { timeout: 600_000 }, () => {
     assert.match(demo.stderr(), /SIGINT again: exiting at once/);
     assert.doesNotMatch(demo.stderr(), /\n\s+at /, 'no stack trace');
     await nothingLeft(demo);
+  });
+
+  it('worker: Ctrl-C to its process group drains each slot to its next eval point (the terminal reaches the slots too)', async () => {
+    const dev = start(['dev', '--workers', '0']);
+    await until('the stack ready', async () => /Ready\./.test(dev.stderr()), 240_000, 200);
+    const env = { SPARSITY_HOME: dev.home, DATABASE_URL: '', TEMPORAL_ADDRESS: '' };
+    const worker = spawn(process.execPath, [CLI, 'worker', '--slots', '1'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    let werr = '';
+    worker.stderr?.on('data', (d: Buffer) => (werr += d.toString()));
+    const workerExit = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+    try {
+      // Long enough not to end first, an eval point every 100 steps: mid-interval when the signal comes.
+      const sweep = path.join(dev.home, 'long.yaml');
+      writeFileSync(sweep, 'name: drain\nheartbeatTimeout: 30\nsegmentSteps: 1000\ntraining: {steps: 100000, batchSize: 16, evalEvery: 100}\nmeasure: {metrics: [exact], primary: exact}\ngrid: {activation: [relu], size: [{dModel: 16, nLayers: 1}]}\nmodel: {family: mlp, inputDim: 8, outputDim: 4}\n');
+      const sub = await runCli(['submit', sweep, '--json'], env, 120_000);
+      assert.equal(sub.code, 0, sub.stderr);
+      const sweepId = (JSON.parse(sub.stdout) as { sweepId: string }).sweepId;
+      const points = async () => {
+        const r = await runCli(['sql', `select count(*)::int as n from run_points where run_id like '${sweepId}.%'`, '--json'], env, 60_000);
+        return (JSON.parse(r.stdout) as { n: number }[])[0]?.n ?? 0;
+      };
+      await until('two eval points committed', async () => (await points()) >= 2, 240_000, 500);
+      process.kill(-(worker.pid as number), 'SIGINT');
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([workerExit, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 120_000)))]);
+      clearTimeout(timer);
+      assert.equal(code, 0, werr);
+      assert.doesNotMatch(werr, /again: exiting at once/, 'the slot was not cut short');
+      const seg = await runCli(['sql', `select status, reached_step from run_segments where run_id like '${sweepId}.%' order by id`, '--json'], env, 60_000);
+      const rows = JSON.parse(seg.stdout) as { status: string; reached_step: number | null }[];
+      assert.equal(rows.at(-1)?.status, 'drained', seg.stdout);
+      assert.equal((rows.at(-1)?.reached_step ?? 1) % 100, 0, 'drained at an eval point');
+    } finally {
+      if (worker.exitCode === null) process.kill(-(worker.pid as number), 'SIGKILL');
+      ctrlC(dev);
+      await exitWithin(dev, 60_000, 'Ctrl-C');
+    }
+    await nothingLeft(dev);
   });
 
   it('dev: Ctrl-C stops the workers, Temporal and PostgreSQL, exit 0', async () => {

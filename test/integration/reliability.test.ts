@@ -2,9 +2,11 @@
 // server, restart PostgreSQL, cancel, pause/resume, a diverging run. Each proves that no
 // stored point is lost or duplicated and that results equal an undisturbed run's.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { startLocalWorkers } from '../../stack/stack';
 import { submitSweep, sweepStatus, waitForSweep } from '../../client/sweeps';
+import { sweepSegments } from '../../db/provenance';
 import type { Db } from '../../db/connect';
 import { pauseSignal, resumeSignal } from '../../workflows/sweep';
 import { killGroup, runCli, spawnWorker, startTestStack, until, type TestStack } from '../harness';
@@ -65,6 +67,10 @@ describe('reliability (real processes, real servers)', { timeout: 900_000 }, () 
       const p = await pointsByRun(stack.db, sweepId);
       return p.size === 2 && [...p.values()].every((ps) => ps.length >= 3);
     });
+    // Segments name the slot process (`host:pid/slotN`): the first worker's slots are its children.
+    const firstSlots = spawnSync('ps', ['-o', 'pid=', '--ppid', String(first.pid)], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+    assert.equal(firstSlots.length, 2, 'two slot processes');
+    const ofFirst = (worker: string | null) => firstSlots.some((pid) => worker?.includes(`:${pid}/`));
     killGroup(first);
     const killedAt = await pointsByRun(stack.db, sweepId);
     assert.ok([...killedAt.values()].every((ps) => ps.length < 20), 'killed before the end');
@@ -76,7 +82,20 @@ describe('reliability (real processes, real servers)', { timeout: 900_000 }, () 
       const disturbed = await pointsByRun(stack.db, sweepId);
       assertEvalSteps(disturbed, 400, 20, 2);
       const runs = await stack.db.selectFrom('runs').select(['worker', 'run_index']).where('sweep_id', '=', sweepId).execute();
-      assert.ok(runs.every((r) => r.worker && !r.worker.includes(`:${first.pid}/`)), 'finished by the second worker');
+      assert.ok(runs.every((r) => r.worker && !ofFirst(r.worker)), 'finished by the second worker');
+      // The killed worker's segments could not report: each is `abandoned` at the last step it committed.
+      const segments = await sweepSegments(stack.db, sweepId);
+      assert.equal(segments.filter((g) => g.status === 'running').length, 0, 'no segment left running');
+      const killed = segments.filter((g) => ofFirst(g.worker));
+      assert.ok(killed.length >= 1, JSON.stringify(segments.map((g) => [g.worker, g.status])));
+      // What the killed worker was training could not report (a run between two segments at that moment has none).
+      assert.ok(killed.some((g) => g.status === 'abandoned'), JSON.stringify(killed.map((g) => [g.runId, g.status])));
+      assert.ok(killed.every((g) => g.status === 'abandoned' || g.status === 'completed'), JSON.stringify(killed.map((g) => [g.runId, g.status])));
+      for (const g of killed.filter((k) => k.status === 'abandoned')) {
+        assert.ok(g.finishedAt);
+        // What it committed, if anything, lies in its own range.
+        assert.ok(g.reachedStep === null || (g.reachedStep > g.fromStep && g.reachedStep <= g.toStep), `reached ${g.reachedStep} in ${g.fromStep}..${g.toStep}`);
+      }
 
       // The same sweep, undisturbed, under another name: identical points, bit for bit.
       const again = await submitSweep(stack.db, stack.client, { ...spec, name: 'undisturbed' });
