@@ -13,7 +13,7 @@ import { UsageError } from '../domain/errors';
 import { BACKENDS } from '../engine/types';
 import type { BackendName } from '../engine/types';
 import { prepareNativeBackend } from '../stack/nativeBackend';
-import { slotsArg } from './slotsArg';
+import { positiveNumberArg, slotsArg, wholeNumberArg } from './args';
 import { interruptReceived, interruptSignal, InterruptedError } from './interrupt';
 
 export interface CommandContext {
@@ -23,17 +23,8 @@ export interface CommandContext {
   withServices: <T>(need: { temporal: boolean }, fn: (s: { db: Db; client?: Client; endpoints: Endpoints }) => Promise<T>) => Promise<T>;
 }
 
-const numArg = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} must be a positive number (got ${JSON.stringify(v)})`);
-  return n;
-};
-
-const nonNegInt = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a whole number ≥ 0 (got ${JSON.stringify(v)})`);
-  return n;
-};
+const numArg = positiveNumberArg;
+const nonNegInt = (name: string) => wholeNumberArg(name);
 
 /**
  * Creates an output directory one component at a time (Node 20's recursive mkdir can spin forever on

@@ -72,7 +72,7 @@ export async function runDemo(opts: {
       const st = await cancelSweep(db, client, submitted.sweepId, 15_000);
       throw new InterruptedError(
         first,
-        `sweep ${submitted.sweepId} ${st.status}: ${st.runs.completed} of ${st.runs.total} runs completed; what they stored is kept in ${home} (sparsity status ${submitted.sweepId})`,
+        `sweep ${submitted.sweepId} ${st.status}: ${st.runs.completed} of ${st.runs.total} runs completed; what they stored is kept (SPARSITY_HOME=${home} sparsity status ${submitted.sweepId})`,
       );
     }
     const final = first;

@@ -51,7 +51,7 @@ export function installInterruptHandling(log: (m: string) => void): void {
       // A slot already draining: a terminal's Ctrl-C reaches it directly and then its worker's SIGTERM
       // as a second signal, which must not cut the drain short (the worker escalates with SIGKILL).
       if (slot && controller) return;
-      if (controller) log(`${sig} again: exiting at once (the embedded services and training slots are stopped; runs resume from their last checkpoint)`);
+      if (controller) log(`${sig} again: exiting at once (what this command started is stopped; runs resume from their last checkpoint)`);
       process.exit(EXIT_CODES[sig]);
     });
   }

@@ -27,7 +27,7 @@ import { registerLifecycleCommands } from './lifecycleCommands';
 import { runDemo } from './demo';
 import { prepareGpuSlots } from '../stack/gpuSlots';
 import { prepareNativeBackend } from '../stack/nativeBackend';
-import { slotsArg } from './slotsArg';
+import { portArg, slotsArg, wholeNumberArg } from './args';
 import { installInterruptHandling, interruptSignal, InterruptedError, whenAborted } from './interrupt';
 
 const err = (m: string) => process.stderr.write(`${m}\n`);
@@ -72,18 +72,7 @@ async function withConnections<T>(
   }
 }
 
-/** A TCP port to listen on: unprivileged, and leaving room for the web UI's default 1000 above (checked again at start). */
-const portArg = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1024 || n > 65535) throw new UsageError(`${name} must be a port number from 1024 to 65535 (got ${JSON.stringify(v)})`);
-  return n;
-};
-
-const intArg = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a non-negative integer (got ${JSON.stringify(v)})`);
-  return n;
-};
+const intArg = (name: string) => wholeNumberArg(name);
 
 export function buildProgram(): Command {
   const program = new Command('sparsity')
@@ -120,12 +109,14 @@ Examples:
       const stack = await startStack({ home, temporalPort: o.port, uiPort: o.uiPort, log: err });
       writeEmbeddedEndpoints(stack.endpoints, home);
       const workers = startLocalWorkers(stack.endpoints, { taskQueue: o.taskQueue, slots: o.workers, backend: o.backend, checkpointStore: o.checkpointStore });
-      err(`Temporal:  ${stack.endpoints.temporalAddress}`);
-      if (stack.endpoints.uiUrl) err(`Web UI:    ${stack.endpoints.uiUrl}`);
-      // The embedded database's local password is no secret; one from the environment is.
-      err(`Database:  DATABASE_URL=${process.env.DATABASE_URL ? redactUrl(stack.endpoints.databaseUrl) : stack.endpoints.databaseUrl}`);
-      err(`Workers:   ${o.workers} training slot(s) on task queue "${o.taskQueue}", checkpoints in ${o.checkpointStore}`);
-      err('Ready. In another terminal: sparsity submit examples/quick.yaml --wait   (Ctrl-C here stops everything)');
+      if (!interrupted.aborted) {
+        err(`Temporal:  ${stack.endpoints.temporalAddress}`);
+        if (stack.endpoints.uiUrl) err(`Web UI:    ${stack.endpoints.uiUrl}`);
+        // The embedded database's local password is no secret; one from the environment is.
+        err(`Database:  DATABASE_URL=${process.env.DATABASE_URL ? redactUrl(stack.endpoints.databaseUrl) : stack.endpoints.databaseUrl}`);
+        err(`Workers:   ${o.workers} training slot(s) on task queue "${o.taskQueue}", checkpoints in ${o.checkpointStore}`);
+        err('Ready. In another terminal: sparsity submit examples/quick.yaml --wait   (Ctrl-C here stops everything)');
+      }
       const sig = await Promise.race([whenAborted(interrupted), workers.slots.failed]);
       err(`${sig instanceof Error ? 'no training slot could start' : sig}: stopping workers (each slot trains to its next eval point and commits), Temporal and PostgreSQL ...`);
       await workers.stop();
@@ -341,7 +332,16 @@ Examples:
           let status: string = action === 'pause' ? 'paused' : 'running';
           if (action === 'cancel') {
             const spec = (await requireSweep(db, sweepId)).spec;
-            status = (await cancelSweep(db, client as Client, sweepId, (spec.heartbeatTimeoutSeconds + 15) * 1000)).status;
+            // With no worker on the queue nothing can process the request: waiting a heartbeat timeout
+            // (up to many minutes for large models) would only delay the terminate that follows.
+            const served = (await queueHasPollers(client as Client, spec.taskQueue).catch(() => ({ workflows: true }))).workflows;
+            const graceMs = served ? (spec.heartbeatTimeoutSeconds + 15) * 1000 : 5_000;
+            err(
+              served
+                ? `cancelling ${sweepId}: waiting up to ${graceMs / 1000} s for its runs to stop (each at its next heartbeat) ...`
+                : `cancelling ${sweepId}: no worker serves task queue "${spec.taskQueue}", so its workflow is terminated and its runs marked cancelled ...`,
+            );
+            status = (await cancelSweep(db, client as Client, sweepId, graceMs)).status;
           } else {
             await signalSweep(db, client as Client, sweepId, action);
           }

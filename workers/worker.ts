@@ -63,8 +63,9 @@ function installRuntime(): void {
   try {
     // To stderr: stdout carries a command's result (`study --json`, `bench gpu`), never log lines.
     const toStderr = (e: LogEntry) => {
-      // A training slot serves activities only, by design: the SDK's warning about it is noise.
-      if (e.message.startsWith('No workflows registered')) return;
+      // Benign by design, so noise: a training slot serves activities only; an activity that
+      // completes just after its run was cancelled (a Ctrl-C, `sparsity cancel`) is not found.
+      if (e.message.startsWith('No workflows registered') || e.message.startsWith('Activity not found on completion')) return;
       let meta = '';
       try {
         meta = e.meta ? ` ${JSON.stringify(e.meta, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}` : '';
@@ -75,6 +76,9 @@ function installRuntime(): void {
     };
     Runtime.install({
       logger: new DefaultLogger((process.env.SPARSITY_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN', toStderr),
+      // The SDK core's own log lines through the same logger (plain text on stderr, filtered above)
+      // instead of straight to the console with colour codes.
+      telemetryOptions: { logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} } },
       // The commands own SIGINT/SIGTERM (cli/interrupt.ts): the Runtime's default shut every worker
       // of the process down at once, so `worker` could not keep orchestrating while its slots drained
       // and `demo` could not cancel its sweep.

@@ -149,7 +149,7 @@ describe('CLI input and failure handling', { timeout: 600_000 }, () => {
 
   it('refuses slot counts this host cannot run, before starting anything (exit 2)', async () => {
     // A `dev --workers 100000` once forked hundreds of processes (load 300) before anything said no.
-    for (const args of [['dev', '--workers', '100000'], ['worker', '--slots', '100000'], ['demo', '--workers', '100000'], ['demo', '--workers', '0'], ['dev', '--workers', '-1']]) {
+    for (const args of [['dev', '--workers', '100000'], ['worker', '--slots', '100000'], ['demo', '--workers', '100000'], ['demo', '--workers', '0'], ['dev', '--workers', '-1'], ['dev', '--workers', '1e1'], ['dev', '--workers', ''], ['worker', '--slots', '0x2']]) {
       const r = await runCli(args, { ...env, SPARSITY_HOME: path.join(dir, 'slots-home') });
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, args[2] === '100000' ? new RegExp(`${args[1]} 100000: more training slots than this host can run \\(at most \\d+`) : new RegExp(`${args[1]} must be a whole number ≥ [01] \\(got "${args[2]}"\\)`));
@@ -169,15 +169,19 @@ describe('CLI input and failure handling', { timeout: 600_000 }, () => {
 
   it('warns when no worker serves the task queue, instead of hanging silently', async () => {
     const file = path.join(dir, 'good.yaml');
-    writeFileSync(file, good);
+    // A long heartbeat timeout: cancel must not wait it out when no worker could process the request.
+    writeFileSync(file, good.replace('heartbeatTimeout: 5', 'heartbeatTimeout: 600'));
     const r = await runCli(['submit', file, '--json'], env);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /warning: no worker serves task queue "nobody-serves-this"/);
     const { sweepId, runs } = JSON.parse(r.stdout);
     assert.equal(runs, 1);
+    const t0 = Date.now();
     const cancel = await runCli(['cancel', sweepId, '--json'], env);
     assert.equal(cancel.code, 0, cancel.stderr);
     assert.equal(JSON.parse(cancel.stdout).status, 'cancelled');
+    assert.match(cancel.stderr, /no worker serves task queue "nobody-serves-this", so its workflow is terminated/);
+    assert.ok(Date.now() - t0 < 60_000, `cancel took ${Date.now() - t0} ms (heartbeatTimeout 600 s)`);
   });
 
   it('reports an unreachable Temporal or database with exit 1 and no stack trace', async () => {
