@@ -156,9 +156,10 @@ describe('Ctrl-C on the embedded stack', { timeout: 600_000 }, () => {
     worker.stderr?.on('data', (d: Buffer) => (werr += d.toString()));
     const workerExit = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
     try {
-      // Long enough not to end first, an eval point every 100 steps: mid-interval when the signal comes.
+      // One segment for the whole run (it cannot end on its own before the signal), far longer than the
+      // test; an eval point every 200 steps: mid-interval when the signal comes.
       const sweep = path.join(dev.home, 'long.yaml');
-      writeFileSync(sweep, 'name: drain\nheartbeatTimeout: 30\nsegmentSteps: 1000\ntraining: {steps: 100000, batchSize: 16, evalEvery: 100}\nmeasure: {metrics: [exact], primary: exact}\ngrid: {activation: [relu], size: [{dModel: 16, nLayers: 1}]}\nmodel: {family: mlp, inputDim: 8, outputDim: 4}\n');
+      writeFileSync(sweep, 'name: drain\nheartbeatTimeout: 30\nsegmentSteps: 200000\ntraining: {steps: 200000, batchSize: 64, evalEvery: 200}\nmeasure: {metrics: [exact], primary: exact}\ngrid: {activation: [relu], size: [{dModel: 64, nLayers: 2}]}\nmodel: {family: mlp, inputDim: 16, outputDim: 8}\n');
       const sub = await runCli(['submit', sweep, '--json'], env, 120_000);
       assert.equal(sub.code, 0, sub.stderr);
       const sweepId = (JSON.parse(sub.stdout) as { sweepId: string }).sweepId;
@@ -176,7 +177,7 @@ describe('Ctrl-C on the embedded stack', { timeout: 600_000 }, () => {
       const seg = await runCli(['sql', `select status, reached_step from run_segments where run_id like '${sweepId}.%' order by id`, '--json'], env, 60_000);
       const rows = JSON.parse(seg.stdout) as { status: string; reached_step: number | null }[];
       assert.equal(rows.at(-1)?.status, 'drained', seg.stdout);
-      assert.equal((rows.at(-1)?.reached_step ?? 1) % 100, 0, 'drained at an eval point');
+      assert.equal((rows.at(-1)?.reached_step ?? 1) % 200, 0, 'drained at an eval point');
     } finally {
       if (worker.exitCode === null) process.kill(-(worker.pid as number), 'SIGKILL');
       ctrlC(dev);
