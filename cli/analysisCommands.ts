@@ -19,12 +19,9 @@ import { interruptReceived, interruptSignal, InterruptedError } from './interrup
 export interface CommandContext {
   out: (v: unknown) => void;
   err: (m: string) => void;
-  intArg: (name: string) => (v: string) => number;
   withServices: <T>(need: { temporal: boolean }, fn: (s: { db: Db; client?: Client; endpoints: Endpoints }) => Promise<T>) => Promise<T>;
 }
 
-const numArg = positiveNumberArg;
-const nonNegInt = (name: string) => wholeNumberArg(name);
 
 /**
  * Creates an output directory one component at a time (Node 20's recursive mkdir can spin forever on
@@ -86,14 +83,14 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .addOption(new Option('--law <name>', 'law to fit').choices([...LAW_NAMES]).makeOptionMandatory())
     .option('--x <col>', 'x column (curve laws)')
     .option('--y <col>', 'y column (chinchilla, sparse-chinchilla: the loss, default "loss")')
-    .option('--x-scale <k>', 'multiply x by k (default 1e-9 for token_passed: billions of tokens); chinchilla, sparse-chinchilla: multiplies N', numArg('--x-scale'))
+    .option('--x-scale <k>', 'multiply x by k (default 1e-9 for token_passed: billions of tokens); chinchilla, sparse-chinchilla: multiplies N', positiveNumberArg('--x-scale'))
     .option('--n <col>', 'chinchilla: parameter-count column (default "Model Size"); sparse-chinchilla: non-zero parameters (default "N")')
     .option('--d <col>', 'chinchilla: token column (default "D", else Training FLOP / 6N); sparse-chinchilla: data column (default "D")')
     .option('--s <col>', 'sparse-chinchilla: sparsity column, fraction in [0, 1) (default "S")')
     .addOption(new Option('--preset <name>', "sparse-chinchilla: column mapping of Frantar et al.'s T5 file: S = sparsity, N = 24·12·768²·scale·(1−S)/1e6, D = steps/1e5, L = val-loss").choices([...SPARSE_PRESETS]))
-    .option('--drop-highest <k>', 'chinchilla: drop the k highest losses first (default 0; Epoch\'s procedure: 5); dropped rows are listed', ctx.intArg('--drop-highest'))
-    .option('--bootstrap <B>', 'bootstrap replicates for the confidence intervals (default 200; sparse-chinchilla 100; 0 = none / asymptotic)', nonNegInt('--bootstrap'))
-    .option('--holdout <f>', 'also fit on all but the last fraction f (chinchilla: the largest models) and report the error predicting it', numArg('--holdout'))
+    .option('--drop-highest <k>', 'chinchilla: drop the k highest losses first (default 0; Epoch\'s procedure: 5); dropped rows are listed', wholeNumberArg('--drop-highest'))
+    .option('--bootstrap <B>', 'bootstrap replicates for the confidence intervals (default 200; sparse-chinchilla 100; 0 = none / asymptotic)', wholeNumberArg('--bootstrap'))
+    .option('--holdout <f>', 'also fit on all but the last fraction f (chinchilla: the largest models) and report the error predicting it', positiveNumberArg('--holdout'))
     .option('--json', 'one line of JSON on stdout')
     .addHelpText('after', '\nExamples:\n  $ sparsity fit-points 0.1b_relu.json --law relu-logspace --json\n  $ sparsity fit-points epoch-svg-extracted.csv --law chinchilla --drop-highest 5\n  $ sparsity fit-points t5-data.csv --law sparse-chinchilla --preset frantar-t5\n\nExit status: 0 ok, 1 when the fit is not ok (status and reason printed), 2 for bad input.')
     .action(async (file: string, o: { law: string; x?: string; y?: string; xScale?: number; n?: string; d?: string; s?: string; preset?: string; dropHighest?: number; bootstrap?: number; holdout?: number; json?: boolean }) => {
@@ -164,7 +161,7 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .description('train several sweeps on local training slots under one time budget and write each one\'s report, fits.json and points.csv (docs/studies/)')
     .requiredOption('--out <dir>', 'one folder per sweep is written here')
     .option('--slots <n>', 'training slots (processes)', slotsArg('--slots', 1), 2)
-    .option('--budget <s>', 'wall-clock seconds for training, fitting and reports; what is still training then is cancelled and reported as it stands', ctx.intArg('--budget'), 5400)
+    .option('--budget <s>', 'wall-clock seconds for training, fitting and reports; what is still training then is cancelled and reported as it stands', wholeNumberArg('--budget'), 5400)
     .option('--curve-from <fraction>', "curve fits in the reports from this fraction of each run's steps on (as `report --curve-from`)", curveFromArg)
     .addOption(new Option('--backend <b>', 'the slots\' backend (default: SPARSITY_BACKEND, else the native one, installed on first use, else wasm)').choices(BACKENDS))
     .option('--json', 'one line of JSON on stdout')
@@ -193,12 +190,12 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
   bench
     .command('train')
     .description('the reference Transformer: our engine against PyTorch eager on this CPU (--device cuda: on a GPU, against PyTorch CUDA, also at dModel 1024 / 8 layers / seq 512)')
-    .option('--steps <n>', 'timed steps (default 5 on CPU, 10 on CUDA)', ctx.intArg('--steps'))
-    .option('--threads <n>', 'threads for both engines', ctx.intArg('--threads'), 2)
+    .option('--steps <n>', 'timed steps (default 5 on CPU, 10 on CUDA)', wholeNumberArg('--steps'))
+    .option('--threads <n>', 'threads for both engines', wholeNumberArg('--threads'), 2)
     .option('--no-torch', 'skip PyTorch')
     .addOption(new Option('--backend <b>', 'our backend (default: the fastest available)').choices(BACKENDS))
     .addOption(new Option('--device <d>', 'cpu, or cuda: the GPU build of the native backend against PyTorch CUDA').choices(['cpu', 'cuda']).default('cpu'))
-    .option('--gpu <i>', 'cuda: the GPU index (nvidia-smi) to measure on', nonNegInt('--gpu'), 0)
+    .option('--gpu <i>', 'cuda: the GPU index (nvidia-smi) to measure on', wholeNumberArg('--gpu'), 0)
     .addOption(new Option('--torch-tf32 <mode>', "cuda: PyTorch's torch.backends.cuda.matmul.allow_tf32 (match = as ours)").choices(['match', 'on', 'off', 'default']).default('match'))
     .option('--json', 'one line of JSON on stdout')
     .action(async (o: { steps?: number; threads: number; torch: boolean; backend?: BackendName; device: 'cpu' | 'cuda'; gpu: number; torchTf32: 'match' | 'on' | 'off' | 'default'; json?: boolean }) => {
@@ -230,13 +227,13 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .option('--gpus <list>', 'all, or GPU indices like 0,1: one sweep slot per GPU; the benchmark uses the first', 'all')
     .option('--out <file>', 'also write the JSON line to this file (written once before --study starts, again at the end)')
     .option('--dry-run', 'plan only: read the host, plan both installs, check prerequisites and --study files; download nothing')
-    .option('--budget <s>', 'seconds for the whole check', ctx.intArg('--budget'), 480)
-    .option('--steps <n>', 'timed steps per benchmark measurement', ctx.intArg('--steps'), 10)
+    .option('--budget <s>', 'seconds for the whole check', wholeNumberArg('--budget'), 480)
+    .option('--steps <n>', 'timed steps per benchmark measurement', wholeNumberArg('--steps'), 10)
     .option('--study <files>', 'after the check, train these sweeps on the GPU slots: a directory (every *.yaml in it, by name), one file or a comma-separated list; all validated first; state kept in $SPARSITY_HOME')
-    .option('--study-budget <s>', 'wall-clock seconds for the study (training, cancelling, fits and reports; default 360); sweeps still training then are cancelled and what completed is reported', numArg('--study-budget'))
+    .option('--study-budget <s>', 'wall-clock seconds for the study (training, cancelling, fits and reports; default 360); sweeps still training then are cancelled and what completed is reported', positiveNumberArg('--study-budget'))
     .option('--study-out <dir>', "one folder per sweep: report (as `sparsity report`), fits.json (as `sparsity fit --json`), points.csv (default: <dir of --out>/studies, else $SPARSITY_HOME/studies)")
     .option('--study-archive <file>', '.tar.gz of --study-out, re-packed after each sweep (a device hands back only a few files)')
-    .option('--study-slots-per-gpu <n>', 'training processes sharing each GPU in the study (default 4)', ctx.intArg('--study-slots-per-gpu'))
+    .option('--study-slots-per-gpu <n>', 'training processes sharing each GPU in the study (default 4)', wholeNumberArg('--study-slots-per-gpu'))
     .option('--study-curve-from <fraction>', "the study's curve fits from this fraction of each run's steps on (as `report --curve-from`)", curveFromFlag('--study-curve-from'))
     .option('--study-only', 'keep of the check only what the study needs: GPU backend install and device check (no PyTorch, no 2-run sweep, no benchmark)')
     .addHelpText(
@@ -274,9 +271,9 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .command('ppl-noise <sweepFile>')
     .description("how much each metric (PPL-1% above all) moves when only the validation set changes: trains runs of the sweep in-process, measures on disjoint validation sets of each size")
     .option('--runs <list>', 'run indices of the sweep (default: the first run of each activation)')
-    .option('--steps <n>', "training steps before measuring (default: the run's own)", ctx.intArg('--steps'))
+    .option('--steps <n>', "training steps before measuring (default: the run's own)", wholeNumberArg('--steps'))
     .option('--val-sizes <list>', 'validation sizes (windows, or examples for the MLP)', '16,64,256')
-    .option('--subsets <k>', 'disjoint validation sets per size', ctx.intArg('--subsets'), 6)
+    .option('--subsets <k>', 'disjoint validation sets per size', wholeNumberArg('--subsets'), 6)
     .addOption(new Option('--backend <b>', 'our backend (default: the fastest available)').choices(BACKENDS))
     .option('--json', 'one line of JSON on stdout')
     .action(async (file: string, o: { runs?: string; steps?: number; valSizes: string; subsets: number; backend?: BackendName; json?: boolean }) => {
@@ -298,10 +295,10 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
   bench
     .command('fit')
     .description("Chinchilla on Epoch's data, 4,500 starts: ours against scipy")
-    .option('--stride <k>', 'every k-th start only (quick runs)', ctx.intArg('--stride'), 1)
-    .option('--workers <n>', 'worker threads for ours', ctx.intArg('--workers'))
+    .option('--stride <k>', 'every k-th start only (quick runs)', wholeNumberArg('--stride'), 1)
+    .option('--workers <n>', 'worker threads for ours', wholeNumberArg('--workers'))
     .option('--skip-scipy', 'ours only')
-    .option('--bootstrap-check [replicates]', "instead: Epoch's bootstrap (default 4,000 resamples, BFGS from Hoffmann's fit) against Epoch's published 95% intervals", nonNegInt('--bootstrap-check'))
+    .option('--bootstrap-check [replicates]', "instead: Epoch's bootstrap (default 4,000 resamples, BFGS from Hoffmann's fit) against Epoch's published 95% intervals", wholeNumberArg('--bootstrap-check'))
     .option('--json', 'one line of JSON on stdout')
     .action(async (o: { stride: number; workers?: number; skipScipy?: boolean; bootstrapCheck?: number | boolean; json?: boolean }) => {
       if (o.bootstrapCheck !== undefined) {
@@ -318,7 +315,7 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
   bench
     .command('checkpoint')
     .description('save + restore N params and two Adam moments through a checkpoint store, against cp on the same disk')
-    .option('--params <n>', 'parameters (12 bytes each with the Adam moments)', ctx.intArg('--params'), 100_000_000)
+    .option('--params <n>', 'parameters (12 bytes each with the Adam moments)', wholeNumberArg('--params'), 100_000_000)
     .requiredOption('--store <uri>', 'checkpoint store: file:///path or s3://bucket/prefix')
     .option('--json', 'one line of JSON on stdout')
     .action(async (o: { params: number; store: string; json?: boolean }) => {
@@ -329,9 +326,9 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
   bench
     .command('orchestration')
     .description('schedule N trivial runs through Temporal + Postgres: runs/s and overhead per run')
-    .option('--runs <n>', 'runs in the sweep', ctx.intArg('--runs'), 1000)
+    .option('--runs <n>', 'runs in the sweep', wholeNumberArg('--runs'), 1000)
     .option('--slots <n>', 'training slots', slotsArg('--slots', 1), 2)
-    .option('--max-parallel <n>', 'runs in flight', ctx.intArg('--max-parallel'), 16)
+    .option('--max-parallel <n>', 'runs in flight', wholeNumberArg('--max-parallel'), 16)
     .option('--json', 'one line of JSON on stdout')
     .action(async (o: { runs: number; slots: number; maxParallel: number; json?: boolean }) => {
       const { benchOrchestration } = await import('../bench/orchestration');

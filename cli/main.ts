@@ -72,8 +72,6 @@ async function withConnections<T>(
   }
 }
 
-const intArg = (name: string) => wholeNumberArg(name);
-
 export function buildProgram(): Command {
   const program = new Command('sparsity')
     .description('Orchestrate sparsity scaling-law sweeps on Temporal, store them in Postgres, fit the laws.')
@@ -133,8 +131,8 @@ Examples:
     .option('--slots <n>', 'CPU training slots (one per core); GPU hosts use --gpus', slotsArg('--slots'), 1)
     .option('--gpus <list>', 'one training slot per GPU: all, or indices as nvidia-smi lists them (0,1,3); installs the GPU backend on first use')
     .option('--slots-only', 'only training slots: no workflows, bookkeeping or fits on this host (GPU hosts)')
-    .option('--db-connections <n>', 'most Postgres connections this host may open; refuse to start if the slots need more', intArg('--db-connections'))
-    .option('--drain-timeout <s>', 'on SIGTERM, seconds a slot may take to reach its next eval point before it is cancelled', intArg('--drain-timeout'), DEFAULT_DRAIN_TIMEOUT_SECONDS)
+    .option('--db-connections <n>', 'most Postgres connections this host may open; refuse to start if the slots need more', wholeNumberArg('--db-connections'))
+    .option('--drain-timeout <s>', 'on SIGTERM, seconds a slot may take to reach its next eval point before it is cancelled', wholeNumberArg('--drain-timeout'), DEFAULT_DRAIN_TIMEOUT_SECONDS)
     .option('--no-versioning', 'no Temporal Worker Versioning (servers without worker deployments); see README "Provenance"')
     .addOption(new Option('--backend <b>', 'training backend').choices(BACKENDS))
     .addOption(checkpointStoreOption())
@@ -206,8 +204,8 @@ Examples:
   program
     .command('worker-slot', { hidden: true })
     .requiredOption('--task-queue <q>')
-    .requiredOption('--slot <n>', 'slot number', intArg('--slot'))
-    .option('--drain-timeout <s>', 'seconds', intArg('--drain-timeout'), DEFAULT_DRAIN_TIMEOUT_SECONDS)
+    .requiredOption('--slot <n>', 'slot number', wholeNumberArg('--slot'))
+    .option('--drain-timeout <s>', 'seconds', wholeNumberArg('--drain-timeout'), DEFAULT_DRAIN_TIMEOUT_SECONDS)
     .option('--no-versioning')
     .addOption(new Option('--backend <b>').choices(BACKENDS))
     .addOption(checkpointStoreOption())
@@ -367,7 +365,7 @@ Examples:
     .command('sql <query>')
     .description('run a read-only SQL query against the results database')
     .option('--json', 'one line of JSON (an array of row objects) on stdout')
-    .option('--timeout <s>', 'statement timeout in seconds', intArg('--timeout'), 30)
+    .option('--timeout <s>', 'statement timeout in seconds', wholeNumberArg('--timeout'), 30)
     .action(async (query: string, o: { json?: boolean; timeout: number }) => {
       const rows = await runReadOnlySql(query, o.timeout, err);
       if (o.json) out(rows);
@@ -396,10 +394,10 @@ Examples:
       if (summary.runs.completed < summary.runs.total) process.exitCode = 1;
     });
 
-  registerAnalysisCommands(program, { out, err, intArg, withServices });
-  registerGcCommand(program, { out, err, intArg, withServices });
+  registerAnalysisCommands(program, { out, err, withServices });
+  registerGcCommand(program, { out, err, withServices });
   registerDataCommands(program, { out, err, paths: enginePaths });
-  registerLifecycleCommands(program, { out, err, intArg, withServices });
+  registerLifecycleCommands(program, { out, err, withServices });
   return program;
 }
 

@@ -211,13 +211,13 @@ function temporalLimits(spec: SweepSpec, out: Infeasibility[]): void {
 }
 
 /** The run with the largest checkpoint (domain/sizing.ts checkpointBytes): what a checkpoint store must take. */
-export function largestCheckpoint(spec: SweepSpec): { bytes: number; sizeIndex: number; model: ModelConfig } {
+export function largestCheckpoint(spec: SweepSpec): { bytes: number; sizeIndex: number; model: ModelConfig; pruned: boolean } {
   const pruned = spec.grid.pruning.some((p) => p.schedule !== 'none');
-  let best = { bytes: 0, sizeIndex: 0, model: resolvedModel(spec, 0) };
+  let best = { bytes: 0, sizeIndex: 0, model: resolvedModel(spec, 0), pruned };
   spec.grid.size.forEach((_, i) => {
     const model = resolvedModel(spec, i);
     const bytes = checkpointBytes(model, pruned);
-    if (bytes > best.bytes) best = { bytes, sizeIndex: i, model };
+    if (bytes > best.bytes) best = { bytes, sizeIndex: i, model, pruned };
   });
   return best;
 }
@@ -232,7 +232,7 @@ function checkpointStore(spec: SweepSpec, out: Infeasibility[]): void {
       path: 'checkpointStore',
       message:
         `postgres takes checkpoints up to ${mib(POSTGRES_STORE_MAX_BYTES)}, and grid.size[${big.sizeIndex}] (dModel ${big.model.dModel}, nLayers ${big.model.nLayers}) ` +
-        `needs ~${mib(big.bytes)} (parameters and both AdamW moments${spec.grid.pruning.some((p) => p.schedule !== 'none') ? ', pruning masks' : ''}): use file:///shared/path or s3://bucket/prefix`,
+        `needs ~${mib(big.bytes)} (parameters and both AdamW moments${big.pruned ? ', pruning masks' : ''}): use file:///shared/path or s3://bucket/prefix`,
     });
   }
 }

@@ -8,7 +8,6 @@ import pg from 'pg';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
 import { projectRoot } from './paths';
-import { UsageError } from '../domain/errors';
 import { makeParentsEnterable, packagedNativeDir, placePostgres, systemUser } from './postgresPlacement';
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
@@ -115,7 +114,6 @@ export async function startTemporalDevServer(opts: {
   const port = opts.port ?? (await freePort(7233));
   // The web UI 1000 above the gRPC port, as the Temporal CLI does, unless that is past the last port.
   const uiPort = opts.uiPort ?? (await freePort(port + 1000 <= 65_000 ? port + 1000 : 8233));
-  if (port === uiPort) throw new UsageError(`--port and --ui-port are both ${port}: the gRPC server and the web UI need a port each`);
   const args = [
     'server',
     'start-dev',

@@ -12,8 +12,8 @@ import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sha256OfFileInWorker } from './fileDigest';
-import { hashingTap, nonce, verified } from './hashing';
-import { BlobNotFoundError, ChecksumMismatchError, checkRunId, StoreConfigError, type CheckpointStore, type ListedBlob, type PutOptions, type StoredBlob } from './types';
+import { checkDigest, hashingTap, nonce, verified } from './hashing';
+import { BlobNotFoundError, checkRunId, StoreConfigError, type CheckpointStore, type ListedBlob, type PutOptions, type StoredBlob } from './types';
 
 const READ_CHUNK = 4 << 20;
 /** From this size on, a get hashes on a worker thread (below, a thread's start costs more than it saves). */
@@ -118,9 +118,8 @@ export class FileStore implements CheckpointStore {
       }
       const got = await digest.result;
       finished = true;
-      if (got.sha256 !== expected.sha256.toLowerCase() || got.bytes !== expected.bytes || bytes !== expected.bytes) {
-        throw new ChecksumMismatchError(expected.uri, { sha256: expected.sha256, bytes: expected.bytes }, { sha256: got.sha256, bytes });
-      }
+      // The digest of the worker's read, the length of ours: a file that differs in either fails.
+      checkDigest(expected, { sha256: got.sha256, bytes });
     } finally {
       if (!finished) digest.cancel();
     }

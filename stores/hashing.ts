@@ -34,9 +34,13 @@ export async function* verified(chunks: AsyncIterable<Uint8Array>, expected: Sto
     bytes += c.byteLength;
     yield c;
   }
-  const sha256 = hash.digest('hex');
-  if (sha256 !== expected.sha256.toLowerCase() || bytes !== expected.bytes) {
-    throw new ChecksumMismatchError(expected.uri, { sha256: expected.sha256, bytes: expected.bytes }, { sha256, bytes });
+  checkDigest(expected, { sha256: hash.digest('hex'), bytes });
+}
+
+/** Throws ChecksumMismatchError unless what was read (`actual`) is what was written (`expected`). */
+export function checkDigest(expected: StoredBlob, actual: { sha256: string; bytes: number }): void {
+  if (actual.sha256 !== expected.sha256.toLowerCase() || actual.bytes !== expected.bytes) {
+    throw new ChecksumMismatchError(expected.uri, { sha256: expected.sha256, bytes: expected.bytes }, actual);
   }
 }
 

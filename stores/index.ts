@@ -10,7 +10,7 @@ import { StoreConfigError, type CheckpointStore } from './types';
 export * from './types';
 export { FileStore } from './file';
 export { S3Store, type S3StoreOptions } from './s3';
-export { PostgresStore, POSTGRES_DEFAULT_MAX_BYTES, type PostgresStoreOptions } from './postgres';
+export { PostgresStore, type PostgresStoreOptions } from './postgres';
 export { gcStore, DEFAULT_GC_GRACE_MS, type GcResult } from './gc';
 
 export interface OpenStoreOptions {

@@ -19,7 +19,6 @@ import {
   type StoredBlob,
 } from './types';
 
-export const POSTGRES_DEFAULT_MAX_BYTES = POSTGRES_STORE_MAX_BYTES;
 const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
 const MAX_CHUNK_BYTES = 16 * 1024 * 1024;
 
@@ -40,7 +39,7 @@ export class PostgresStore implements CheckpointStore {
     private readonly db: Db,
     opts: PostgresStoreOptions = {},
   ) {
-    this.maxBytes = opts.maxBytes ?? POSTGRES_DEFAULT_MAX_BYTES;
+    this.maxBytes = opts.maxBytes ?? POSTGRES_STORE_MAX_BYTES;
     this.chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     if (!(this.maxBytes > 0)) throw new StoreConfigError(`postgres checkpoint store: maxBytes must be positive (got ${this.maxBytes})`);
     if (!(this.chunkBytes > 0 && this.chunkBytes <= MAX_CHUNK_BYTES)) {
