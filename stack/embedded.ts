@@ -1,6 +1,6 @@
 // The embedded defaults: a Temporal dev server and a real PostgreSQL, under the state dir.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import os from 'node:os';
@@ -9,6 +9,8 @@ import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
 import { projectRoot } from './paths';
 import { makeParentsEnterable, packagedNativeDir, placePostgres, systemUser } from './postgresPlacement';
+import { commandLineOf, isAlive } from './processes';
+import { claimStateDir, recordService, releaseService } from './stateDirOwner';
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
@@ -108,9 +110,11 @@ export async function startTemporalDevServer(opts: {
   home: string;
   port?: number;
   uiPort?: number;
+  log?: (m: string) => void;
 }): Promise<TemporalDevServer> {
   const cli = await findTemporalCli();
-  mkdirSync(opts.home, { recursive: true });
+  await claimStateDir(opts.home, opts.log ?? log);
+  const sqlite = path.join(opts.home, 'temporal.sqlite');
   const port = opts.port ?? (await freePort(7233));
   // The web UI 1000 above the gRPC port, as the Temporal CLI does, unless that is past the last port.
   const uiPort = opts.uiPort ?? (await freePort(port + 1000 <= 65_000 ? port + 1000 : 8233));
@@ -118,7 +122,7 @@ export async function startTemporalDevServer(opts: {
     'server',
     'start-dev',
     '--db-filename',
-    path.join(opts.home, 'temporal.sqlite'),
+    sqlite,
     '--ip',
     '127.0.0.1',
     '--port',
@@ -139,6 +143,7 @@ export async function startTemporalDevServer(opts: {
   // A process group of its own: a terminal's Ctrl-C must not stop the server before this process
   // has used it to cancel what it started (cli/interrupt.ts).
   const child = spawn(cli, args, { stdio: ['ignore', logFile, logFile], detached: true });
+  if (child.pid !== undefined) recordService(opts.home, 'temporal', child.pid, sqlite);
   // However this process ends (a second Ctrl-C exits at once), the dev server goes with it.
   const killOnExit = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -156,13 +161,17 @@ export async function startTemporalDevServer(opts: {
     await Promise.race([waitForTemporal(address), exited]);
   } catch (err) {
     await stopChild(child, 2000);
+    releaseService(opts.home, 'temporal');
     throw err;
   }
   return {
     address,
     uiUrl: `http://127.0.0.1:${uiPort}`,
     process: child,
-    stop: () => stopChild(child),
+    stop: async () => {
+      await stopChild(child);
+      releaseService(opts.home, 'temporal');
+    },
   };
 }
 
@@ -188,8 +197,19 @@ export interface EmbeddedPostgresServer extends RunningService {
  * (fast shutdown) however this process exits.
  */
 export async function startEmbeddedPostgres(opts: { home: string; port?: number; log?: (m: string) => void }): Promise<EmbeddedPostgresServer> {
+  await claimStateDir(opts.home, opts.log ?? log);
+  try {
+    return await startOwnedPostgres(opts);
+  } catch (err) {
+    releaseService(opts.home, 'postgres');
+    throw err;
+  }
+}
+
+async function startOwnedPostgres(opts: { home: string; port?: number; log?: (m: string) => void }): Promise<EmbeddedPostgresServer> {
   const placement = placePostgres(opts.home);
   const { dataDir } = placement;
+  refuseForeignPostmaster(dataDir);
   if (placement.reason) {
     (opts.log ?? log)(`embedded PostgreSQL: ${placement.reason}`);
     mkdirSync(opts.home, { recursive: true });
@@ -201,7 +221,8 @@ export async function startEmbeddedPostgres(opts: { home: string; port?: number;
   const server = postgresServer({ nativeDir: placement.nativeDir, dataDir, port, user: 'sparsity', password });
   try {
     if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise();
-    await server.start();
+    const pid = await server.start();
+    recordService(opts.home, 'postgres', pid, dataDir);
   } catch (err) {
     await server.stop().catch(() => undefined);
     throw new Error(`the embedded PostgreSQL (data ${dataDir}, port ${port}) did not start: ${(err as Error).message}`);
@@ -215,8 +236,28 @@ export async function startEmbeddedPostgres(opts: { home: string; port?: number;
   }
   return {
     databaseUrl: `postgres://sparsity:${password}@127.0.0.1:${port}/sparsity`,
-    stop: () => server.stop(),
+    stop: async () => {
+      await server.stop();
+      releaseService(opts.home, 'postgres');
+    },
   };
+}
+
+/**
+ * A PostgreSQL that no sparsity process recorded (an older version's, or one started by hand) still
+ * serving `dataDir`: PostgreSQL would refuse with its lock file; say what to do instead.
+ */
+function refuseForeignPostmaster(dataDir: string): void {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !commandLineOf(pid)?.includes(dataDir)) return;
+  throw new Error(
+    `a PostgreSQL (pid ${pid}) that no running sparsity command owns is serving ${dataDir}: stop it (\`kill -INT ${pid}\`, PostgreSQL's fast shutdown) and run this again`,
+  );
 }
 
 /**
@@ -226,7 +267,8 @@ export async function startEmbeddedPostgres(opts: { home: string; port?: number;
  */
 function postgresServer(o: { nativeDir: string | null; dataDir: string; port: number; user: string; password: string }): {
   initialise(): Promise<void>;
-  start(): Promise<void>;
+  /** Resolves with the postmaster's pid once it accepts connections. */
+  start(): Promise<number>;
   stop(): Promise<void>;
 } {
   const isRoot = process.getuid?.() === 0;
@@ -299,14 +341,14 @@ function postgresServer(o: { nativeDir: string | null; dataDir: string; port: nu
       child = proc;
       process.once('exit', killOnExit);
       proc.once('exit', () => process.off('exit', killOnExit));
-      await new Promise<void>((resolve, reject) => {
+      return new Promise<number>((resolve, reject) => {
         let text = '';
         proc.once('error', reject);
         proc.stderr?.on('data', (chunk: Buffer) => {
           // Only the start-up lines matter; later log lines are dropped.
           if (text.length > 65_536) return;
           text += chunk.toString('utf8');
-          if (text.includes('database system is ready to accept connections')) resolve();
+          if (text.includes('database system is ready to accept connections')) resolve(proc.pid ?? 0);
         });
         proc.once('exit', (code) => reject(new Error(`PostgreSQL exited with code ${code}: ${text.trim().split('\n').slice(-2).join(' ') || 'no output'}`)));
       });

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node
 import path from 'node:path';
 import type { Endpoints } from '../workers/connections';
 import { sparsityHome } from './paths';
+import { isAlive } from './processes';
 
 interface EndpointsFile extends Endpoints {
   pid: number;
@@ -13,22 +14,13 @@ export function endpointsFile(home = sparsityHome()): string {
   return path.join(home, 'endpoints.json');
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The embedded stack's endpoints, if a live `sparsity dev` wrote them. */
 export function readEmbeddedEndpoints(home = sparsityHome()): Endpoints | undefined {
   const file = endpointsFile(home);
   if (!existsSync(file)) return undefined;
   try {
     const data = JSON.parse(readFileSync(file, 'utf8')) as EndpointsFile;
-    if (!alive(data.pid)) return undefined;
+    if (!isAlive(data.pid)) return undefined;
     return { temporalAddress: data.temporalAddress, namespace: data.namespace, databaseUrl: data.databaseUrl, uiUrl: data.uiUrl };
   } catch {
     return undefined;

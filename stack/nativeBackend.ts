@@ -21,6 +21,7 @@ import { queryNvidiaSmi } from '../engine/device';
 import type { BackendName, NativeVariant } from '../engine/types';
 import { projectRoot, sparsityHome, nativeCandidates, nativeInstallDir, nativePackageDir, nativeVariantOf } from './paths';
 import { GpuSetupError, planGpuInstall } from './gpuPlan';
+import { isAlive } from './processes';
 
 /** tfjs-node release whose binding sources are built (the project's tfjs-core is the same version). */
 export const TFJS_NODE_VERSION = '4.22.0';
@@ -129,15 +130,6 @@ function upToDate(plan: NativePlan): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * An exclusive lock file (O_EXCL create). A lock left by a dead process on this host, or older
  * than `staleMs`, is taken over. Resolves with a release function.
@@ -161,7 +153,7 @@ export async function acquireLock(file: string, onWait: (holder: string) => void
       /* being written right now: look again shortly */
     }
     const age = holder.since ? Date.now() - Date.parse(holder.since) : 0;
-    const dead = holder.host === os.hostname() && typeof holder.pid === 'number' && !pidAlive(holder.pid);
+    const dead = holder.host === os.hostname() && typeof holder.pid === 'number' && !isAlive(holder.pid);
     if (dead || age > staleMs) {
       // Rename first, so that of two processes finding the same stale lock only one removes it.
       try {

@@ -24,7 +24,7 @@ export async function startStack(opts: { home: string; temporalPort?: number; ui
     let databaseUrl = env.databaseUrl;
     if (!databaseUrl) {
       opts.log('starting embedded PostgreSQL ...');
-      const pg = await startEmbeddedPostgres({ home: opts.home });
+      const pg = await startEmbeddedPostgres({ home: opts.home, log: opts.log });
       services.push(pg);
       databaseUrl = pg.databaseUrl;
     }
@@ -32,7 +32,7 @@ export async function startStack(opts: { home: string; temporalPort?: number; ui
     let uiUrl: string | undefined;
     if (!temporalAddress) {
       opts.log('starting the Temporal dev server ...');
-      const t = await startTemporalDevServer({ home: opts.home, port: opts.temporalPort, uiPort: opts.uiPort });
+      const t = await startTemporalDevServer({ home: opts.home, port: opts.temporalPort, uiPort: opts.uiPort, log: opts.log });
       services.push(t);
       temporalAddress = t.address;
       uiUrl = t.uiUrl;

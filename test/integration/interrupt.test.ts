@@ -4,12 +4,15 @@
 //   and PostgreSQL, and exits 130 with one line; the stored sweep says cancelled; nothing is left.
 // - a second Ctrl-C exits at once: the embedded services and the slots still go.
 // - `dev`: Ctrl-C stops the workers, Temporal and PostgreSQL and exits 0.
+// - `kill -9` (no clean stop possible): the next command on the state directory stops the Temporal and
+//   PostgreSQL left running, keeps their data, and starts its own.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
 import { CLI, runCli, until } from '../harness';
 
 interface Started {
@@ -24,9 +27,8 @@ const homes: string[] = [];
 const movedData: string[] = [];
 const started: Started[] = [];
 
-/** The CLI in a process group of its own (as a terminal's foreground job), on embedded services under a new state directory. */
-function start(args: string[]): Started {
-  const home = mkdtempSync(path.join(os.tmpdir(), 'sparsity-intr-'));
+/** The CLI in a process group of its own (as a terminal's foreground job), on embedded services under `home` (new by default). */
+function start(args: string[], home = mkdtempSync(path.join(os.tmpdir(), 'sparsity-intr-'))): Started {
   homes.push(home);
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { ...process.env, SPARSITY_HOME: home, DATABASE_URL: '', TEMPORAL_ADDRESS: '' },
@@ -196,5 +198,43 @@ describe('Ctrl-C on the embedded stack', { timeout: 600_000 }, () => {
     assert.doesNotMatch(dev.stderr(), /\n\s+at |Native Promise was dropped/, 'a clean stop');
     await nothingLeft(dev);
     assert.equal(existsSync(path.join(dev.home, 'endpoints.json')), false, 'the endpoints file is removed');
+  });
+
+  it('kill -9 of dev: the next dev on its state directory stops the Temporal and PostgreSQL left running, keeps their data, and comes up', async () => {
+    const first = start(['dev', '--workers', '0']);
+    await until('the stack ready', async () => /Ready\./.test(first.stderr()), 240_000, 200);
+    const env = { SPARSITY_HOME: first.home, DATABASE_URL: '', TEMPORAL_ADDRESS: '' };
+    const sub = await runCli(['submit', 'examples/quick.yaml', '--json'], env, 120_000);
+    assert.equal(sub.code, 0, sub.stderr);
+    const sweepId = (JSON.parse(sub.stdout) as { sweepId: string }).sweepId;
+    const owner = JSON.parse(readFileSync(path.join(first.home, 'services.json'), 'utf8')) as { pid: number; services: { postgres: { pid: number }; temporal: { pid: number } } };
+    assert.equal(owner.pid, first.child.pid);
+    process.kill(first.child.pid as number, 'SIGKILL');
+    await first.exited;
+    const { postgres, temporal } = owner.services;
+    for (const pid of [postgres.pid, temporal.pid]) assert.doesNotThrow(() => process.kill(pid, 0), `pid ${pid} outlived the killed dev (the case this handles)`);
+
+    const second = start(['dev', '--workers', '0'], first.home);
+    await until('the second stack ready', async () => /Ready\./.test(second.stderr()), 240_000, 200);
+    assert.match(
+      second.stderr(),
+      new RegExp(`stopping the PostgreSQL \\(pid ${postgres.pid}\\) and Temporal dev server \\(pid ${temporal.pid}\\) left running by \`sparsity dev --workers 0\` \\(pid ${first.child.pid}, since [^)]+\\), which ended without stopping them; their data is kept`),
+    );
+    for (const pid of [postgres.pid, temporal.pid]) assert.throws(() => process.kill(pid, 0), `pid ${pid} stopped`);
+    const kept = await runCli(['sql', `select status, workflow_id from sweeps where id = '${sweepId}'`, '--json'], env, 60_000);
+    const [row] = JSON.parse(kept.stdout) as { status: string; workflow_id: string }[];
+    assert.equal(row?.status, 'running', kept.stderr);
+    const { temporalAddress } = JSON.parse(readFileSync(path.join(first.home, 'endpoints.json'), 'utf8')) as { temporalAddress: string };
+    const connection = await Connection.connect({ address: temporalAddress });
+    try {
+      const described = await new Client({ connection }).workflow.getHandle(row.workflow_id).describe();
+      assert.equal(described.status.name, 'RUNNING', "the sweep's workflow is kept in Temporal");
+    } finally {
+      await connection.close();
+    }
+    ctrlC(second);
+    assert.equal((await exitWithin(second, 60_000, 'Ctrl-C')).code, 0, second.stderr());
+    await nothingLeft(second);
+    assert.equal(existsSync(path.join(first.home, 'services.json')), false, 'the owner file goes with the services');
   });
 });
