@@ -22,6 +22,7 @@ import type { BackendName, NativeVariant } from '../engine/types';
 import { projectRoot, sparsityHome, nativeCandidates, nativeInstallDir, nativePackageDir, nativeVariantOf } from './paths';
 import { GpuSetupError, planGpuInstall } from './gpuPlan';
 import { isAlive } from './processes';
+import { stillToFetch, unreachableSource, type InstallTarget } from './installSources';
 
 /** tfjs-node release whose binding sources are built (the project's tfjs-core is the same version). */
 export const TFJS_NODE_VERSION = '4.22.0';
@@ -193,6 +194,16 @@ export async function ensureNativeBackend(opts: EnsureNativeOptions): Promise<En
   if (upToDate(plan)) return { ok: true, plan, installedNow: false, seconds: 0 };
   const missing = missingPrerequisite(env);
   if (missing) return { ok: false, reason: missing, plan };
+  const unreachable = unreachableSource(stillToFetch(installTarget(plan)), env);
+  if (unreachable) {
+    return {
+      ok: false,
+      reason:
+        `${unreachable}. Point pip or npm at a mirror that has it (PIP_INDEX_URL, npm_config_registry), or install once on a host of the same kind ` +
+        `that reaches them with the per-machine cache (${path.dirname(plan.libDir)}, SPARSITY_NATIVE_CACHE) on a shared file system: hosts that find it there fetch nothing; or choose --backend wasm`,
+      plan,
+    };
+  }
   if (opts.dryRun) return { ok: true, plan, installedNow: false, seconds: 0 };
 
   const started = performance.now();
@@ -220,6 +231,18 @@ export async function ensureNativeBackend(opts: EnsureNativeOptions): Promise<En
   }
 }
 
+/** What install.sh is given to work on, for deciding what it would still fetch. */
+function installTarget(plan: NativePlan): InstallTarget {
+  return {
+    variant: plan.variant,
+    tensorflow: plan.tensorflow,
+    libDir: plan.libDir,
+    packageDir: plan.packageDir,
+    npmTreeCache: path.join(path.dirname(plan.libDir), `npm-tfjs-node-${plan.variant}-${TFJS_NODE_VERSION}`),
+    tfjsNodeVersion: TFJS_NODE_VERSION,
+  };
+}
+
 function runInstallScript(plan: NativePlan, env: NodeJS.ProcessEnv, progress: (l: string) => void): Promise<string | null> {
   const script = path.join(projectRoot(), 'scripts', 'tfjs-node', 'install.sh');
   mkdirSync(plan.installDir, { recursive: true });
@@ -234,7 +257,7 @@ function runInstallScript(plan: NativePlan, env: NodeJS.ProcessEnv, progress: (l
       LIBTF_DIR: plan.libDir,
       WHEEL_DIR: `${plan.libDir}.wheels`,
       CUDA_WHEELS: plan.wheels.slice(1).join(' '),
-      NPM_TREE_CACHE: path.join(path.dirname(plan.libDir), `npm-tfjs-node-${plan.variant}-${TFJS_NODE_VERSION}`),
+      NPM_TREE_CACHE: installTarget(plan).npmTreeCache,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

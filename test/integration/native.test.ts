@@ -3,7 +3,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { submitSweep, waitForSweep } from '../../client/sweeps';
-import { missingPrerequisite, prepareNativeBackend } from '../../stack/nativeBackend';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ensureNativeBackend, missingPrerequisite, prepareNativeBackend } from '../../stack/nativeBackend';
 import { startLocalWorkers, type LocalWorkers } from '../../stack/stack';
 import { startTestStack, type TestStack } from '../harness';
 import { tinySweep } from '../sweeps';
@@ -48,5 +51,15 @@ describe('the native backend by default (real install, real Temporal + Postgres)
     const final = await waitForSweep(stack.db, stack.client, sweepId);
     assert.equal(final.status, 'completed', JSON.stringify(final.runsDetail));
     assert.deepEqual(final.runsDetail.map((r) => r.backend), ['tensorflow']);
+
+    // Another state directory on this machine (another clone, or a host sharing the per-machine cache)
+    // installs from that cache alone: with pip and npm pointed at nothing, it fetches nothing and works.
+    const offline = await ensureNativeBackend({
+      variant: 'cpu',
+      stateDir: mkdtempSync(path.join(os.tmpdir(), 'sparsity-offline-')),
+      env: { ...process.env, PIP_CONFIG_FILE: '/dev/null', PIP_FIND_LINKS: '', PIP_EXTRA_INDEX_URL: '', PIP_INDEX_URL: 'http://127.0.0.1:9/simple', npm_config_registry: 'http://127.0.0.1:9/' },
+      onProgress: () => undefined,
+    });
+    assert.ok(offline.ok && offline.installedNow, JSON.stringify(offline));
   });
 });

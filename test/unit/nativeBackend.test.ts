@@ -14,6 +14,7 @@ import { CUDA_CACHE_MAXSIZE, GpuSetupError, gpuSlotEnv, parseGpusFlag, planGpuIn
 import { prepareGpuSlots } from '../../stack/gpuSlots';
 import { acquireLock, ensureNativeBackend, missingPrerequisite, planNative, prepareNativeBackend } from '../../stack/nativeBackend';
 import { nativeCandidates, projectRoot } from '../../stack/paths';
+import { stillToFetch, unreachableSource } from '../../stack/installSources';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'sparsity-native-'));
 
@@ -130,6 +131,41 @@ test('refusals: GPU install without nvidia-smi, a driver too old; CPU install wi
 
   const off = await ensureNativeBackend({ variant: 'cpu', stateDir: tmp(), cacheDir: tmp(), env: { ...process.env, SPARSITY_NATIVE_INSTALL: '0' } });
   assert.match(!off.ok ? off.reason : '', /SPARSITY_NATIVE_INSTALL=0/);
+});
+
+/** pip and npm pointed at a port nothing listens on, with no pip config or local wheels to fall back on. */
+const NO_REGISTRIES = { PIP_CONFIG_FILE: '/dev/null', PIP_FIND_LINKS: '', PIP_EXTRA_INDEX_URL: '', PIP_INDEX_URL: 'http://127.0.0.1:9/simple', npm_config_registry: 'http://127.0.0.1:9/' };
+
+test('registries out of reach: the install fails in seconds naming what pip and npm could not get (not after their timeouts)', { skip: missingPrerequisite() ?? false }, async () => {
+  for (const variant of ['cpu', 'gpu'] as const) {
+    const env = { ...envWith(fakeNvidiaSmi([H200(0, '580.65.06')], '13.0')), ...NO_REGISTRIES };
+    const t0 = performance.now();
+    const r = await ensureNativeBackend({ variant, stateDir: tmp(), cacheDir: tmp(), env });
+    const seconds = (performance.now() - t0) / 1000;
+    assert.equal(r.ok, false);
+    const wheel = variant === 'gpu' ? 'tensorflow==2.19.1' : `tensorflow-cpu==${r.plan?.tensorflow}`;
+    const pkg = variant === 'gpu' ? '@tensorflow/tfjs-node-gpu@4.22.0' : '@tensorflow/tfjs-node@4.22.0';
+    assert.match(
+      !r.ok ? r.reason : '',
+      new RegExp(`^pip, as configured here, cannot get ${wheel.replace(/\./g, '\\.')} \\(Connection refused fetching /simple/tensorflow(-cpu)?/\\); npm, as configured here, cannot get ${pkg} \\(code ECONNREFUSED\\)\\. Point pip or npm at a mirror`),
+    );
+    assert.ok(seconds < 30, `${seconds.toFixed(1)} s`);
+  }
+});
+
+test('what an install still fetches: nothing from PyPI once the per-machine cache holds the libraries, nothing from npm once it holds the package tree', () => {
+  const cache = tmp();
+  const target = { variant: 'cpu' as const, tensorflow: '2.15.1', libDir: path.join(cache, 'libtensorflow-cpu-2.15.1'), packageDir: path.join(tmp(), 'pkg'), npmTreeCache: path.join(cache, 'npm-tree'), tfjsNodeVersion: '4.22.0' };
+  assert.deepEqual(stillToFetch(target), { pypi: { name: 'tensorflow-cpu', version: '2.15.1', size: '~200 MB' }, npm: '@tensorflow/tfjs-node@4.22.0' });
+  mkdirSync(target.libDir, { recursive: true });
+  writeFileSync(path.join(target.libDir, 'VERSION'), 'gpu/2.15.1\n');
+  assert.notEqual(stillToFetch(target).pypi, null, 'libraries of the other variant do not count');
+  writeFileSync(path.join(target.libDir, 'VERSION'), 'cpu/2.15.1\n');
+  mkdirSync(path.join(target.npmTreeCache, 'node_modules', '@tensorflow', 'tfjs-node'), { recursive: true });
+  writeFileSync(path.join(target.npmTreeCache, 'node_modules', '@tensorflow', 'tfjs-node', 'package.json'), '{"version":"4.22.0"}');
+  assert.deepEqual(stillToFetch(target), { pypi: null, npm: null });
+  // Nothing to fetch: nothing is asked of the (unreachable) registries.
+  assert.equal(unreachableSource(stillToFetch(target), { ...process.env, ...NO_REGISTRIES }), null);
 });
 
 test('--gpus: all or a list of indices the host has; slot environment', () => {
