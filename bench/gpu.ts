@@ -10,7 +10,7 @@
 // and prints ONE JSON line with every figure (also written to `--out`). Each phase has a time
 // limit taken from what is left of the budget; a phase that fails or runs out is reported and
 // the check goes on with what does not depend on it. `--dry-run` does step 1 only (plus the
-// installer's prerequisite check) and downloads nothing: that is what `npm test` runs on CPU
+// installer's prerequisite and registry checks) and downloads nothing: that is what `npm test` runs on CPU
 // hosts, with a fake nvidia-smi.
 //
 // `--study <dir | a.yaml,b.yaml>` then trains those sweeps on the GPU slots under their own
@@ -279,7 +279,7 @@ export async function benchGpu(opts: BenchGpuOptions = {}): Promise<BenchGpuResu
   const studyPhase = (sweeps: StudySweep[], budgetRanOut = false): StudyPhase => ({ sweeps, out: studyOut, archive: studyArchive, slots: gpus!.length * slotsPerGpu, budgetSeconds: studyBudgetS, budgetRanOut });
 
   if (opts.dryRun) {
-    // The installer's own checks (prerequisites, an existing install), nothing fetched.
+    // The installer's own checks (prerequisites, an existing install, the registries), nothing fetched.
     const dry = await ensureNativeBackend({ variant: 'gpu', stateDir, env, dryRun: true });
     result.phases.installBackend = dry.ok ? { ok: true, seconds: 0, status: 'planned' } : { ok: false, seconds: 0, status: 'failed', error: dry.reason };
     result.phases.installTorch = opts.studyOnly ? skipped('--study-only') : { ok: true, seconds: 0, status: 'planned' };
