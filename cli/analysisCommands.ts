@@ -161,7 +161,7 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .description('train several sweeps on local training slots under one time budget and write each one\'s report, fits.json and points.csv (docs/studies/)')
     .requiredOption('--out <dir>', 'one folder per sweep is written here')
     .option('--slots <n>', 'training slots (processes)', slotsArg('--slots', 1), 2)
-    .option('--budget <s>', 'wall-clock seconds for training, fitting and reports; what is still training then is cancelled and reported as it stands', wholeNumberArg('--budget'), 5400)
+    .option('--budget <s>', 'wall-clock seconds for training, fitting and reports; what is still training then is cancelled and reported as it stands', wholeNumberArg('--budget', 1), 5400)
     .option('--curve-from <fraction>', "curve fits in the reports from this fraction of each run's steps on (as `report --curve-from`)", curveFromArg)
     .addOption(new Option('--backend <b>', 'the slots\' backend (default: SPARSITY_BACKEND, else the native one, installed on first use, else wasm)').choices(BACKENDS))
     .option('--json', 'one line of JSON on stdout')
@@ -190,8 +190,8 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
   bench
     .command('train')
     .description('the reference Transformer: our engine against PyTorch eager on this CPU (--device cuda: on a GPU, against PyTorch CUDA, also at dModel 1024 / 8 layers / seq 512)')
-    .option('--steps <n>', 'timed steps (default 5 on CPU, 10 on CUDA)', wholeNumberArg('--steps'))
-    .option('--threads <n>', 'threads for both engines', wholeNumberArg('--threads'), 2)
+    .option('--steps <n>', 'timed steps (default 5 on CPU, 10 on CUDA)', wholeNumberArg('--steps', 1))
+    .option('--threads <n>', 'threads for both engines', wholeNumberArg('--threads', 1), 2)
     .option('--no-torch', 'skip PyTorch')
     .addOption(new Option('--backend <b>', 'our backend (default: the fastest available)').choices(BACKENDS))
     .addOption(new Option('--device <d>', 'cpu, or cuda: the GPU build of the native backend against PyTorch CUDA').choices(['cpu', 'cuda']).default('cpu'))
@@ -227,13 +227,13 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .option('--gpus <list>', 'all, or GPU indices like 0,1: one sweep slot per GPU; the benchmark uses the first', 'all')
     .option('--out <file>', 'also write the JSON line to this file (written once before --study starts, again at the end)')
     .option('--dry-run', 'plan only: read the host, plan both installs, check prerequisites and --study files; download nothing')
-    .option('--budget <s>', 'seconds for the whole check', wholeNumberArg('--budget'), 480)
-    .option('--steps <n>', 'timed steps per benchmark measurement', wholeNumberArg('--steps'), 10)
+    .option('--budget <s>', 'seconds for the whole check', wholeNumberArg('--budget', 1), 480)
+    .option('--steps <n>', 'timed steps per benchmark measurement', wholeNumberArg('--steps', 1), 10)
     .option('--study <files>', 'after the check, train these sweeps on the GPU slots: a directory (every *.yaml in it, by name), one file or a comma-separated list; all validated first; state kept in $SPARSITY_HOME')
     .option('--study-budget <s>', 'wall-clock seconds for the study (training, cancelling, fits and reports; default 360); sweeps still training then are cancelled and what completed is reported', positiveNumberArg('--study-budget'))
     .option('--study-out <dir>', "one folder per sweep: report (as `sparsity report`), fits.json (as `sparsity fit --json`), points.csv (default: <dir of --out>/studies, else $SPARSITY_HOME/studies)")
     .option('--study-archive <file>', '.tar.gz of --study-out, re-packed after each sweep (a device hands back only a few files)')
-    .option('--study-slots-per-gpu <n>', 'training processes sharing each GPU in the study (default 4)', wholeNumberArg('--study-slots-per-gpu'))
+    .option('--study-slots-per-gpu <n>', 'training processes sharing each GPU in the study (default 4)', wholeNumberArg('--study-slots-per-gpu', 1))
     .option('--study-curve-from <fraction>', "the study's curve fits from this fraction of each run's steps on (as `report --curve-from`)", curveFromFlag('--study-curve-from'))
     .option('--study-only', 'keep of the check only what the study needs: GPU backend install and device check (no PyTorch, no 2-run sweep, no benchmark)')
     .addHelpText(
@@ -271,9 +271,9 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .command('ppl-noise <sweepFile>')
     .description("how much each metric (PPL-1% above all) moves when only the validation set changes: trains runs of the sweep in-process, measures on disjoint validation sets of each size")
     .option('--runs <list>', 'run indices of the sweep (default: the first run of each activation)')
-    .option('--steps <n>', "training steps before measuring (default: the run's own)", wholeNumberArg('--steps'))
+    .option('--steps <n>', "training steps before measuring (default: the run's own)", wholeNumberArg('--steps', 1))
     .option('--val-sizes <list>', 'validation sizes (windows, or examples for the MLP)', '16,64,256')
-    .option('--subsets <k>', 'disjoint validation sets per size', wholeNumberArg('--subsets'), 6)
+    .option('--subsets <k>', 'disjoint validation sets per size', wholeNumberArg('--subsets', 1), 6)
     .addOption(new Option('--backend <b>', 'our backend (default: the fastest available)').choices(BACKENDS))
     .option('--json', 'one line of JSON on stdout')
     .action(async (file: string, o: { runs?: string; steps?: number; valSizes: string; subsets: number; backend?: BackendName; json?: boolean }) => {
@@ -296,9 +296,9 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
     .command('fit')
     .description("Chinchilla on Epoch's data, 4,500 starts: ours against scipy")
     .option('--stride <k>', 'every k-th start only (quick runs)', wholeNumberArg('--stride'), 1)
-    .option('--workers <n>', 'worker threads for ours', wholeNumberArg('--workers'))
+    .option('--workers <n>', 'worker threads for ours', wholeNumberArg('--workers', 1))
     .option('--skip-scipy', 'ours only')
-    .option('--bootstrap-check [replicates]', "instead: Epoch's bootstrap (default 4,000 resamples, BFGS from Hoffmann's fit) against Epoch's published 95% intervals", wholeNumberArg('--bootstrap-check'))
+    .option('--bootstrap-check [replicates]', "instead: Epoch's bootstrap (default 4,000 resamples, BFGS from Hoffmann's fit) against Epoch's published 95% intervals", wholeNumberArg('--bootstrap-check', 1))
     .option('--json', 'one line of JSON on stdout')
     .action(async (o: { stride: number; workers?: number; skipScipy?: boolean; bootstrapCheck?: number | boolean; json?: boolean }) => {
       if (o.bootstrapCheck !== undefined) {
@@ -315,7 +315,7 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
   bench
     .command('checkpoint')
     .description('save + restore N params and two Adam moments through a checkpoint store, against cp on the same disk')
-    .option('--params <n>', 'parameters (12 bytes each with the Adam moments)', wholeNumberArg('--params'), 100_000_000)
+    .option('--params <n>', 'parameters (12 bytes each with the Adam moments)', wholeNumberArg('--params', 1), 100_000_000)
     .requiredOption('--store <uri>', 'checkpoint store: file:///path or s3://bucket/prefix')
     .option('--json', 'one line of JSON on stdout')
     .action(async (o: { params: number; store: string; json?: boolean }) => {
@@ -326,9 +326,9 @@ export function registerAnalysisCommands(program: Command, ctx: CommandContext):
   bench
     .command('orchestration')
     .description('schedule N trivial runs through Temporal + Postgres: runs/s and overhead per run')
-    .option('--runs <n>', 'runs in the sweep', wholeNumberArg('--runs'), 1000)
+    .option('--runs <n>', 'runs in the sweep', wholeNumberArg('--runs', 1), 1000)
     .option('--slots <n>', 'training slots', slotsArg('--slots', 1), 2)
-    .option('--max-parallel <n>', 'runs in flight', wholeNumberArg('--max-parallel'), 16)
+    .option('--max-parallel <n>', 'runs in flight', wholeNumberArg('--max-parallel', 1), 16)
     .option('--json', 'one line of JSON on stdout')
     .action(async (o: { runs: number; slots: number; maxParallel: number; json?: boolean }) => {
       const { benchOrchestration } = await import('../bench/orchestration');

@@ -131,7 +131,7 @@ Examples:
     .option('--slots <n>', 'CPU training slots (one per core); GPU hosts use --gpus', slotsArg('--slots'), 1)
     .option('--gpus <list>', 'one training slot per GPU: all, or indices as nvidia-smi lists them (0,1,3); installs the GPU backend on first use')
     .option('--slots-only', 'only training slots: no workflows, bookkeeping or fits on this host (GPU hosts)')
-    .option('--db-connections <n>', 'most Postgres connections this host may open; refuse to start if the slots need more', wholeNumberArg('--db-connections'))
+    .option('--db-connections <n>', 'most Postgres connections this host may open; refuse to start if the slots need more', wholeNumberArg('--db-connections', 1))
     .option('--drain-timeout <s>', 'on SIGTERM, seconds a slot may take to reach its next eval point before it is cancelled', wholeNumberArg('--drain-timeout'), DEFAULT_DRAIN_TIMEOUT_SECONDS)
     .option('--no-versioning', 'no Temporal Worker Versioning (servers without worker deployments); see README "Provenance"')
     .addOption(new Option('--backend <b>', 'training backend').choices(BACKENDS))
@@ -365,7 +365,7 @@ Examples:
     .command('sql <query>')
     .description('run a read-only SQL query against the results database')
     .option('--json', 'one line of JSON (an array of row objects) on stdout')
-    .option('--timeout <s>', 'statement timeout in seconds', wholeNumberArg('--timeout'), 30)
+    .option('--timeout <s>', 'statement timeout in seconds', wholeNumberArg('--timeout', 1), 30)
     .action(async (query: string, o: { json?: boolean; timeout: number }) => {
       const rows = await runReadOnlySql(query, o.timeout, err);
       if (o.json) out(rows);

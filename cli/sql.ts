@@ -59,7 +59,9 @@ export async function queryReadOnly(databaseUrl: string, query: string, timeoutS
       const result = await client.query({ text: query, queryMode: 'extended' } as pg.QueryConfig);
       return (result.rows ?? []) as Row[];
     } catch (e) {
-      const pgErr = e as { message: string; position?: string };
+      const pgErr = e as { message: string; position?: string; code?: string };
+      // PostgreSQL's words for it ("cannot insert multiple commands into a prepared statement") name its protocol, not the user's input.
+      if (pgErr.code === '42601' && /multiple commands/.test(pgErr.message)) throw new UsageError('SQL error: one statement per call (this query has several, separated by ";"): run them one at a time');
       const where = pgErr.position ? ` at character ${pgErr.position}` : '';
       throw new UsageError(`SQL error${where}: ${pgErr.message}`);
     } finally {

@@ -155,6 +155,20 @@ function evalPoints(spec: SweepSpec, out: Infeasibility[]): void {
   }
 }
 
+/**
+ * Past a day for one step or one evaluation at the floor rate (pessimistic by up to ~30× on a fast
+ * host), the sweep is mis-sized, not its heartbeat timeout: below it, raising heartbeatTimeout stays
+ * the user's way through.
+ */
+const MAX_SECONDS_PER_STEP = 86_400;
+
+function formatDuration(seconds: number): string {
+  if (seconds < 2 * 3600) return `${Math.ceil(seconds / 60)} min`;
+  if (seconds < 2 * 86_400) return `${Math.round(seconds / 3600)} h`;
+  if (seconds < 2 * 31_557_600) return `${Math.round(seconds / 86_400)} days`;
+  return `${(seconds / 31_557_600).toPrecision(2)} years`;
+}
+
 function heartbeat(spec: SweepSpec, out: Infeasibility[]): void {
   const floor = slowestFlops(spec.taskQueue);
   const models = spec.grid.size.map((_, i) => resolvedModel(spec, i));
@@ -167,6 +181,18 @@ function heartbeat(spec: SweepSpec, out: Infeasibility[]): void {
     const evaluation = ((perToken / 3) * valTokens * evalForwardPasses(spec.base.measure.metrics)) / floor.flops;
     if (step > worst.seconds) worst = { seconds: step, what: 'one training step', model };
     if (evaluation > worst.seconds) worst = { seconds: evaluation, what: 'one evaluation (validation loss and sparsity metrics)', model };
+  }
+  if (worst.seconds > MAX_SECONDS_PER_STEP) {
+    // No heartbeat timeout is the fix for a step that takes hours: name what makes it that large.
+    const training = worst.what === 'one training step';
+    out.push({
+      path: training ? 'training.batchSize' : 'data.valSize',
+      message:
+        `${worst.what} of the largest model (dModel ${worst.model.dModel}, nLayers ${worst.model.nLayers}) at ` +
+        `${training ? `batchSize ${spec.base.training.batchSize}` : `valSize ${spec.base.data.valSize}`} would take ~${formatDuration(worst.seconds)} at ` +
+        `${floor.flops / 1e9} GFLOP/s (${floor.kind}): reduce ${training ? 'training.batchSize' : 'data.valSize'} or the model (grid.size)`,
+    });
+    return;
   }
   if (worst.seconds > spec.heartbeatTimeoutSeconds) {
     out.push({

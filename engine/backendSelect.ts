@@ -142,7 +142,8 @@ export async function selectBackend(
   const reason = opts.nativeUnavailable ?? (env.SPARSITY_NATIVE_UNAVAILABLE || nativeWhy);
   for (const name of ['wasm', 'cpu'] as const) {
     const why = await activate(name, candidates);
-    if (!why) return { backend: name, notice: `training on ${name}: ${reason}` };
+    // The installer's "or choose --backend wasm" is advice for a request by name; here it has been taken.
+    if (!why) return { backend: name, notice: `training on ${name}: ${reason.replace(/[,;] or choose --backend wasm$/, '')}` };
   }
   throw new BackendUnavailableError(`no tfjs backend could be initialised (tensorflow: ${nativeWhy})`);
 }

@@ -221,8 +221,8 @@ async function startOwnedPostgres(opts: { home: string; port?: number; log?: (m:
   const server = postgresServer({ nativeDir: placement.nativeDir, dataDir, port, user: 'sparsity', password });
   try {
     if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise();
-    const pid = await server.start();
-    recordService(opts.home, 'postgres', pid, dataDir);
+    // Recorded as soon as it exists: a kill -9 of this process while PostgreSQL starts must not leave an unrecorded server.
+    await server.start((pid) => recordService(opts.home, 'postgres', pid, dataDir));
   } catch (err) {
     await server.stop().catch(() => undefined);
     throw new Error(`the embedded PostgreSQL (data ${dataDir}, port ${port}) did not start: ${(err as Error).message}`);
@@ -267,8 +267,8 @@ function refuseForeignPostmaster(dataDir: string): void {
  */
 function postgresServer(o: { nativeDir: string | null; dataDir: string; port: number; user: string; password: string }): {
   initialise(): Promise<void>;
-  /** Resolves with the postmaster's pid once it accepts connections. */
-  start(): Promise<number>;
+  /** Resolves once the server accepts connections; `onSpawned` gets the postmaster's pid at once. */
+  start(onSpawned?: (pid: number) => void): Promise<void>;
   stop(): Promise<void>;
 } {
   const isRoot = process.getuid?.() === 0;
@@ -329,7 +329,7 @@ function postgresServer(o: { nativeDir: string | null; dataDir: string; port: nu
         rmSync(pwDir, { recursive: true, force: true });
       }
     },
-    async start() {
+    async start(onSpawned) {
       ensureBinaries();
       const ids = runAs();
       const proc = spawn(path.join(binDir, 'postgres'), ['-D', o.dataDir, '-p', String(o.port)], {
@@ -339,16 +339,17 @@ function postgresServer(o: { nativeDir: string | null; dataDir: string; port: nu
         detached: true,
       });
       child = proc;
+      if (proc.pid !== undefined) onSpawned?.(proc.pid);
       process.once('exit', killOnExit);
       proc.once('exit', () => process.off('exit', killOnExit));
-      return new Promise<number>((resolve, reject) => {
+      return new Promise<void>((resolve, reject) => {
         let text = '';
         proc.once('error', reject);
         proc.stderr?.on('data', (chunk: Buffer) => {
           // Only the start-up lines matter; later log lines are dropped.
           if (text.length > 65_536) return;
           text += chunk.toString('utf8');
-          if (text.includes('database system is ready to accept connections')) resolve(proc.pid ?? 0);
+          if (text.includes('database system is ready to accept connections')) resolve();
         });
         proc.once('exit', (code) => reject(new Error(`PostgreSQL exited with code ${code}: ${text.trim().split('\n').slice(-2).join(' ') || 'no output'}`)));
       });

@@ -56,11 +56,12 @@ export function resolveEndpoints(): Endpoints {
   const embedded = readEmbeddedEndpoints();
   const temporalAddress = env.temporalAddress ?? embedded?.temporalAddress;
   const databaseUrl = env.databaseUrl ?? embedded?.databaseUrl;
+  const none = () => `no \`sparsity dev\` is running for ${sparsityHome()} (SPARSITY_HOME)`;
   if (!temporalAddress) {
-    throw new NoServiceError('no Temporal server: run `sparsity dev` in another terminal, or set TEMPORAL_ADDRESS');
+    throw new NoServiceError(`no Temporal server: ${none()}; start one in another terminal, or set TEMPORAL_ADDRESS`);
   }
   if (!databaseUrl) {
-    throw new NoServiceError('no database: run `sparsity dev` in another terminal, or set DATABASE_URL');
+    throw new NoServiceError(`no database: ${none()}; start one in another terminal, or set DATABASE_URL`);
   }
   return { temporalAddress, databaseUrl, namespace: env.namespace ?? 'default', uiUrl: embedded?.uiUrl };
 }

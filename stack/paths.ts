@@ -1,5 +1,6 @@
 // Where things live on disk.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { UsageError } from '../domain/errors';
 import path from 'node:path';
 import type { EnginePaths, NativeCandidate, NativeVariant } from '../engine/types';
 
@@ -15,9 +16,29 @@ export function projectRoot(): string {
   }
 }
 
-/** State directory: embedded databases, endpoints.json, caches. */
+/**
+ * State directory: embedded databases, endpoints.json, services.json, the native install.
+ * `$SPARSITY_HOME`, else `.sparsity/` in the checkout — not in the working directory, so that a
+ * second terminal elsewhere finds the same `sparsity dev` and database. An empty value counts as
+ * unset (`export SPARSITY_HOME=` must not scatter state into the working directory).
+ *
+ * @throws UsageError when the path, or the nearest existing directory above it, is not a directory.
+ */
 export function sparsityHome(env: NodeJS.ProcessEnv = process.env): string {
-  return path.resolve(env.SPARSITY_HOME ?? '.sparsity');
+  const raw = env.SPARSITY_HOME;
+  const home = raw ? path.resolve(raw) : path.join(projectRoot(), '.sparsity');
+  for (let p = home; ; p = path.dirname(p)) {
+    let st: Stats | undefined;
+    try {
+      st = statSync(p);
+    } catch {
+      if (path.dirname(p) === p) break;
+      continue;
+    }
+    if (!st.isDirectory()) throw new UsageError(`SPARSITY_HOME=${raw ?? home}: ${p} is not a directory`);
+    break;
+  }
+  return home;
 }
 
 /**

@@ -237,4 +237,20 @@ describe('Ctrl-C on the embedded stack', { timeout: 600_000 }, () => {
     await nothingLeft(second);
     assert.equal(existsSync(path.join(first.home, 'services.json')), false, 'the owner file goes with the services');
   });
+
+  it('kill -9 of a command while its PostgreSQL starts: the next command stops that server and answers', async () => {
+    const first = start(['sql', 'select 1']);
+    const owner = path.join(first.home, 'services.json');
+    // The server is recorded as soon as it is spawned, before it accepts connections: kill in that window.
+    await until('PostgreSQL spawned', async () => existsSync(owner) && /"postgres"/.test(readFileSync(owner, 'utf8')), 60_000, 10);
+    process.kill(first.child.pid as number, 'SIGKILL');
+    await first.exited;
+    const pid = (JSON.parse(readFileSync(owner, 'utf8')) as { services: { postgres: { pid: number } } }).services.postgres.pid;
+    const env = { SPARSITY_HOME: first.home, DATABASE_URL: '', TEMPORAL_ADDRESS: '' };
+    const next = await runCli(['sql', 'select 1 as one', '--json'], env, 120_000);
+    assert.equal(next.code, 0, next.stderr);
+    assert.deepEqual(JSON.parse(next.stdout), [{ one: 1 }]);
+    assert.match(next.stderr, new RegExp(`stopping the PostgreSQL \\(pid ${pid}\\) left running by \`sparsity sql select 1\` \\(pid ${first.child.pid}, since [^)]+\\), which ended without stopping them`));
+    await nothingLeft(first);
+  });
 });

@@ -128,6 +128,7 @@ describe('a sweep end to end (real Temporal + Postgres)', { timeout: 600_000 }, 
     assert.match(write.stderr, /read-only transaction/);
     const escape = await runCli(['sql', 'commit; delete from run_points', '--json'], env);
     assert.equal(escape.code, 2, 'a second statement cannot leave the read-only transaction');
+    assert.match(escape.stderr, /one statement per call \(this query has several, separated by ";"\)/);
     // The database user may be a superuser (the embedded one is): user SQL still runs as a reader.
     const program = await runCli(['sql', "copy (select 1) to program 'true'", '--json'], env);
     assert.equal(program.code, 2);

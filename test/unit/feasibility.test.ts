@@ -76,6 +76,12 @@ grid:
     // On a GPU queue the same model's step and evaluation take seconds.
     assert.match(refusedSweep(`taskQueue: gpu-h100\n${big}`), /heartbeatTimeout: 5 s .* at 2000 GFLOP\/s \(a GPU queue\)/);
     parseSweepText(`taskQueue: gpu-h100\n${big.replace('heartbeatTimeout: 5', 'heartbeatTimeout: 120')}`, 'ok.yaml');
+    // A step no heartbeat timeout makes sense for: the field that makes it so is named instead.
+    assert.match(
+      refusedSweep(big.replace('batchSize: 32', 'batchSize: 1000000000000')),
+      /training\.batchSize: one training step of the largest model \(dModel 1024, nLayers 8\) at batchSize 1000000000000 would take ~[\d.e+]+ years at 3 GFLOP\/s \(the slowest CPU backend\): reduce training\.batchSize or the model \(grid\.size\)/,
+    );
+    assert.match(refusedSweep(big.replace('valSize: 64', 'valSize: 100000')), /data\.valSize: one evaluation \(validation loss and sparsity metrics\) of the largest model .* at valSize 100000 would take ~[\d.]+ (days|years)/);
   });
   it('a checkpoint larger than the postgres store takes, when the sweep names that store (a warning when it names none)', () => {
     const big = `name: t
