@@ -60,10 +60,12 @@ export function printStatus(s: SweepStatusReport, write: (s: string) => void): v
 
 /** Steps trained so far, and what token-budget ladders saved against training every run from scratch. */
 export function computeLine(c: SweepStatusReport['compute']): string {
-  if (c.branchedRuns === 0) return `compute: ${c.stepsTrained} steps trained`;
+  // Reused runs were trained by earlier sweeps: counting them here would count that compute twice.
+  const reused = c.stepsReused > 0 ? `; ${c.stepsReused} steps in reused runs, trained by earlier sweeps` : '';
+  if (c.branchedRuns === 0) return `compute: ${c.stepsTrained} steps trained here${reused}`;
   const saved = c.stepsFromScratch - c.stepsTrained;
   const pct = c.stepsFromScratch > 0 ? ` (${((100 * saved) / c.stepsFromScratch).toFixed(0)}% saved)` : '';
-  return `compute: ${c.stepsTrained} steps trained of ${c.stepsFromScratch} from scratch${pct}; ${c.branchedRuns} runs branched from a trunk`;
+  return `compute: ${c.stepsTrained} steps trained here of ${c.stepsFromScratch} from scratch${pct}; ${c.branchedRuns} runs branched from a trunk${reused}`;
 }
 
 /** Live bars on stderr: the sweep as a whole, then each active run. */

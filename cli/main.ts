@@ -15,6 +15,7 @@ import { readSweepFile } from '../client/sweepFile';
 import { checkpointStoreWarning } from '../domain/feasibility';
 import { NoServiceError, readEmbeddedEndpoints, redactUrl, removeEmbeddedEndpoints, resolveEndpoints, writeEmbeddedEndpoints } from '../stack/endpoints';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { enginePaths, projectRoot, sparsityHome } from '../stack/paths';
 import { startLocalWorkers, startStack } from '../stack/stack';
 import { cancelSweep, queueHasPollers, requireSweep, signalSweep, submitSweep, sweepStatus, waitForSweep, type SweepStatusReport } from '../client/sweeps';
@@ -75,6 +76,7 @@ async function withConnections<T>(
 export function buildProgram(): Command {
   const program = new Command('sparsity')
     .description('Orchestrate sparsity scaling-law sweeps on Temporal, store them in Postgres, fit the laws.')
+    .version((JSON.parse(readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version, '-V, --version', 'the package version (runs record the full build: `sparsity runs <id>`)')
     .showHelpAfterError()
     .exitOverride()
     .addHelpText(

@@ -121,10 +121,12 @@ export async function adoptBranchPoint(db: Db, a: { runId: string; trunkRunId: s
 export interface LadderSavings {
   /** Runs that branched from a trunk. */
   branchedRuns: number;
-  /** Sum over runs of steps_done - branch_step (the steps each trained itself). */
+  /** Sum over runs trained by this sweep of steps_done - branch_step (the steps each trained itself). */
   stepsTrained: number;
-  /** Sum over runs of steps_done. */
+  /** Sum over runs trained by this sweep of steps_done. */
   stepsFromScratch: number;
+  /** Sum over runs reused from earlier sweeps (`reused_from`) of steps_done: compute this sweep did not spend. */
+  stepsReused: number;
 }
 
 export async function ladderSavings(db: Db, sweepId: string): Promise<LadderSavings> {
@@ -132,12 +134,13 @@ export async function ladderSavings(db: Db, sweepId: string): Promise<LadderSavi
     .selectFrom('runs')
     .select([
       sql<number>`count(branch_of)::int`.as('branched'),
-      sql<number>`coalesce(sum(steps_done - coalesce(branch_step, 0)), 0)::bigint`.as('trained'),
-      sql<number>`coalesce(sum(steps_done), 0)::bigint`.as('scratch'),
+      sql<number>`coalesce(sum(steps_done - coalesce(branch_step, 0)) filter (where reused_from is null), 0)::bigint`.as('trained'),
+      sql<number>`coalesce(sum(steps_done) filter (where reused_from is null), 0)::bigint`.as('scratch'),
+      sql<number>`coalesce(sum(steps_done) filter (where reused_from is not null), 0)::bigint`.as('reused'),
     ])
     .where('sweep_id', '=', sweepId)
     .executeTakeFirstOrThrow();
-  return { branchedRuns: Number(row.branched), stepsTrained: Number(row.trained), stepsFromScratch: Number(row.scratch) };
+  return { branchedRuns: Number(row.branched), stepsTrained: Number(row.trained), stepsFromScratch: Number(row.scratch), stepsReused: Number(row.reused) };
 }
 
 /**

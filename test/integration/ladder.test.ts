@@ -112,8 +112,8 @@ describe('token-budget ladders (real Temporal + Postgres)', { timeout: 600_000 }
 
   it('trains fewer steps and says so in `status`', async () => {
     const saved = (await sweepStatus(stack.db, undefined, ladderId)).compute;
-    assert.deepEqual(saved, { branchedRuns: 2, stepsTrained: 80 + (60 - 45) + (40 - 30), stepsFromScratch: 180 });
-    assert.deepEqual((await sweepStatus(stack.db, undefined, scratchId)).compute, { branchedRuns: 0, stepsTrained: 180, stepsFromScratch: 180 });
+    assert.deepEqual(saved, { branchedRuns: 2, stepsTrained: 80 + (60 - 45) + (40 - 30), stepsFromScratch: 180, stepsReused: 0 });
+    assert.deepEqual((await sweepStatus(stack.db, undefined, scratchId)).compute, { branchedRuns: 0, stepsTrained: 180, stepsFromScratch: 180, stepsReused: 0 });
 
     const env = { TEMPORAL_ADDRESS: stack.endpoints.temporalAddress, DATABASE_URL: stack.endpoints.databaseUrl };
     const json = await runCli(['status', ladderId, '--json'], env);
@@ -121,7 +121,7 @@ describe('token-budget ladders (real Temporal + Postgres)', { timeout: 600_000 }
     assert.deepEqual(JSON.parse(json.stdout.trim().split('\n').pop() as string).compute, saved);
     const text = await runCli(['status', ladderId], env);
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, /compute: 105 steps trained of 180 from scratch \(42% saved\); 2 runs branched from a trunk/);
+    assert.match(text.stdout, /compute: 105 steps trained here of 180 from scratch \(42% saved\); 2 runs branched from a trunk/);
     assert.match(text.stdout, /r0000@45/);
   });
 
@@ -146,7 +146,7 @@ describe('token-budget ladders (real Temporal + Postgres)', { timeout: 600_000 }
     const twin = (await runsOf(scratchId)).find((r) => r.run_key === branch.run_key)!;
     const points = (id: string) => stack.db.selectFrom('run_points').select(['step', 'train_loss', 'val_loss', 'lr']).where('run_id', '=', id).orderBy('step').execute();
     assert.deepStrictEqual(await points(after.id), await points(twin.id));
-    assert.deepEqual((await sweepStatus(stack.db, undefined, sweepId)).compute, { branchedRuns: 0, stepsTrained: 40, stepsFromScratch: 40 });
+    assert.deepEqual((await sweepStatus(stack.db, undefined, sweepId)).compute, { branchedRuns: 0, stepsTrained: 40, stepsFromScratch: 40, stepsReused: 0 });
   });
 
   it('leaves no checkpoint behind', async () => {

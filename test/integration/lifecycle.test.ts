@@ -124,6 +124,12 @@ describe('retry, reuse and extend (real Temporal + Postgres)', { timeout: 900_00
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /6 completed \(4 reused from earlier sweeps, not trained here\)/);
     assert.match(status.stdout, /reused_from/);
+    // Compute: only the two gelu runs were trained here; the reused runs' steps are not counted again.
+    const steps = (rows: typeof b) => rows.reduce((acc, x) => acc + x.steps_done, 0);
+    const compute = (JSON.parse((await runCli(['status', out.sweepId, '--json'], env)).stdout) as { compute: { stepsTrained: number; stepsReused: number } }).compute;
+    assert.deepEqual({ trained: compute.stepsTrained, reused: compute.stepsReused }, { trained: steps(trained), reused: steps(reused) });
+    assert.ok(compute.stepsReused > 0);
+    assert.match(status.stdout, new RegExp(`compute: ${steps(trained)} steps trained here; ${steps(reused)} steps in reused runs, trained by earlier sweeps`));
   });
 
   it('--no-reuse trains every run', async () => {
