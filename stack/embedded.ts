@@ -9,7 +9,7 @@ import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../workflows/searchAttributes';
 import { projectRoot } from './paths';
 import { makeParentsEnterable, packagedNativeDir, placePostgres, systemUser } from './postgresPlacement';
-import { commandLineOf, isAlive } from './processes';
+import { runsWith } from './processes';
 import { claimStateDir, recordService, releaseService } from './stateDirOwner';
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
@@ -254,7 +254,7 @@ function refuseForeignPostmaster(dataDir: string): void {
   } catch {
     return;
   }
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !commandLineOf(pid)?.includes(dataDir)) return;
+  if (!Number.isInteger(pid) || pid <= 0 || !runsWith(pid, dataDir)) return;
   throw new Error(
     `a PostgreSQL (pid ${pid}) that no running sparsity command owns is serving ${dataDir}: stop it (\`kill -INT ${pid}\`, PostgreSQL's fast shutdown) and run this again`,
   );

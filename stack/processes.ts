@@ -38,6 +38,11 @@ export function commandLineOf(pid: number): string | null {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
+/** True while `pid` is alive and its command line contains `marker` (a data directory, a file): not a reused pid. */
+export function runsWith(pid: number, marker: string): boolean {
+  return isAlive(pid) && (commandLineOf(pid)?.includes(marker) ?? false);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**

@@ -3,11 +3,11 @@
 // `kill -9` of that process leaves them running; the next command on the directory finds them
 // here, stops them and starts its own, instead of tripping over PostgreSQL's lock file or
 // opening a second Temporal server on the same SQLite file.
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../domain/errors';
-import { commandLineOf, isAlive, stopProcess } from './processes';
+import { isAlive, runsWith, stopProcess } from './processes';
 
 export type EmbeddedService = 'postgres' | 'temporal';
 
@@ -50,13 +50,6 @@ function write(home: string, rec: OwnerRecord): void {
   renameSync(tmp, ownerFile(home));
 }
 
-/** A recorded service that is still running (same pid, same command line). */
-function stillRunning(s: ServiceRecord): boolean {
-  if (!isAlive(s.pid)) return false;
-  const cmd = commandLineOf(s.pid);
-  return cmd !== null && cmd.includes(s.marker);
-}
-
 const describe = (rec: OwnerRecord) => `\`${rec.command}\` (pid ${rec.pid}${rec.host === os.hostname() ? '' : ` on ${rec.host}`}, since ${rec.since})`;
 
 /**
@@ -97,7 +90,7 @@ export async function claimStateDir(home: string, log: (m: string) => void): Pro
         `the embedded services under ${home} are in use by ${describe(rec)}: stop it first, or give this command another state directory (SPARSITY_HOME)`,
       );
     }
-    const left = (Object.entries(rec.services) as [EmbeddedService, ServiceRecord][]).filter(([, s]) => stillRunning(s));
+    const left = (Object.entries(rec.services) as [EmbeddedService, ServiceRecord][]).filter(([, s]) => runsWith(s.pid, s.marker));
     if (left.length > 0) {
       log(
         `stopping the ${left.map(([name, s]) => `${SERVICE_NAMES[name]} (pid ${s.pid})`).join(' and ')} left running by ${describe(rec)}, which ended without stopping them; their data is kept`,
@@ -132,10 +125,4 @@ export function releaseService(home: string, name: EmbeddedService): void {
   delete rec.services[name];
   if (Object.keys(rec.services).length === 0) rmSync(ownerFile(home), { force: true });
   else write(home, rec);
-}
-
-/** The owner record, for messages and tests. */
-export function stateDirOwner(home: string): { pid: number; command: string; services: Partial<Record<EmbeddedService, { pid: number }>> } | null {
-  const rec = read(home);
-  return rec && existsSync(ownerFile(home)) ? { pid: rec.pid, command: rec.command, services: rec.services } : null;
 }
